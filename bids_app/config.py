@@ -5,8 +5,10 @@ The paper's numbers appear here once, as defaults; everything else receives them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 
 class Slot(StrEnum):
@@ -40,3 +42,53 @@ class CordFrameConfig:
     voxel_mm: float = 0.5
     crop_size: int = 48
     z_margin_mm: float = 10.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one ``sclesion`` invocation was asked to do, built once from the command line.
+
+    Saved next to the outputs (``sclesion.toml``) so a run can be understood and repeated.
+    """
+
+    bids_dir: Path
+    output_dir: Path
+    analysis_levels: tuple[str, ...]
+    work_dir: Path
+    run_uuid: str
+    participant_labels: tuple[str, ...] = ()
+    session_labels: tuple[str, ...] = ()
+    bids_filters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ignore: tuple[Slot, ...] = ()
+    cord_masks: Path | None = None
+    labels: Path | None = None
+    lesion_label_suffix: str | None = None
+    skip_bids_validation: bool = False
+    model: str | None = None
+    threshold: float = 0.5
+    device: str = 'auto'
+    tta: bool = False
+    centerline: str = 'auto'
+    nprocs: int = 1
+    omp_nthreads: int = 1
+    mem_gb: float | None = None
+    use_plugin: Path | None = None
+    clean_workdir: bool = False
+    overwrite: bool = False
+    stop_on_first_crash: bool = False
+    write_graph: bool = False
+    resource_monitor: bool = False
+    command_line: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values only (paths as strings, no None), ready for TOML or JSON."""
+        plain = {}
+        for key, value in asdict(self).items():
+            if value is None:
+                continue
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = [str(v) for v in value]
+            plain[key] = value
+        return plain

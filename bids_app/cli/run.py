@@ -1,0 +1,161 @@
+"""``sclesion``: control flow and exit codes (CONVENTIONS section 1)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from bids_app import __version__
+from bids_app.cli.parser import build_parser
+from bids_app.config import RunConfig, Slot
+from bids_app.discovery import Unit, discover, format_table
+from bids_app.errors import SclesionError, UsageError
+from bids_app.validation import check_dataset_folder, index_dataset, run_validator
+
+logger = logging.getLogger('bids_app')
+
+EXIT_OK, EXIT_SUBJECT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def setup_logging(verbosity: int) -> None:
+    """``-v`` count to level: 25 (IMPORTANT) by default, then INFO, VERBOSE (15), DEBUG."""
+    logging.addLevelName(25, 'IMPORTANT')
+    logging.addLevelName(15, 'VERBOSE')
+    level = max(25 - 5 * verbosity, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter('%(asctime)s [%(levelname)s] %(message)s', '%H:%M:%S'))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def _is_within(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
+
+def check_paths(bids_dir: Path, output_dir: Path, work_dir: Path) -> None:
+    """OUTPUT_DIR may sit under BIDS_DIR/derivatives, never be BIDS_DIR or elsewhere in it."""
+    suggestion = bids_dir / 'derivatives' / f'sclesion-{__version__}'
+    if output_dir == bids_dir:
+        raise UsageError(
+            f'the output folder is the input dataset {bids_dir}; use e.g. {suggestion}'
+        )
+    if _is_within(output_dir, bids_dir) and not _is_within(output_dir, bids_dir / 'derivatives'):
+        raise UsageError(
+            f'the output folder {output_dir} is inside the input dataset; put it under '
+            f'{bids_dir / "derivatives"} (e.g. {suggestion}) or outside the dataset'
+        )
+    if _is_within(bids_dir, output_dir):
+        raise UsageError(f'the input dataset {bids_dir} is inside the output folder {output_dir}')
+    if _is_within(work_dir, bids_dir):
+        raise UsageError(
+            f'the work folder {work_dir} is inside the input dataset; choose one outside it'
+        )
+
+
+def build_config(args: argparse.Namespace, argv: Sequence[str]) -> RunConfig:
+    """Resolve paths and defaults once; everything downstream receives this object."""
+    bids_dir = args.bids_dir.expanduser().absolute().resolve()
+    output_dir = args.output_dir.expanduser().absolute().resolve()
+    work_dir = args.work_dir.expanduser().absolute().resolve()
+    check_paths(bids_dir, output_dir, work_dir)
+    omp = args.omp_nthreads or args.nprocs
+    if omp > args.nprocs:
+        logger.warning('--omp-nthreads %d is above --nprocs %d', omp, args.nprocs)
+    if args.mem:
+        logger.log(25, 'memory limit: %.1f GB', args.mem)
+    run_uuid = f'{datetime.now():%Y%m%d-%H%M%S}_{uuid.uuid4()}'
+    return RunConfig(
+        bids_dir=bids_dir,
+        output_dir=output_dir,
+        analysis_levels=tuple(dict.fromkeys(args.analysis_level)),
+        work_dir=work_dir,
+        run_uuid=run_uuid,
+        participant_labels=tuple(args.participant_label or ()),
+        session_labels=tuple(args.session_label or ()),
+        bids_filters=args.bids_filter_file or {},
+        ignore=tuple(Slot(s) for s in args.ignore),
+        cord_masks=args.cord_masks,
+        labels=args.labels,
+        lesion_label_suffix=args.lesion_label_suffix,
+        skip_bids_validation=args.skip_bids_validation,
+        model=args.model,
+        threshold=args.threshold,
+        device=args.device,
+        tta=args.tta,
+        centerline=args.centerline,
+        nprocs=args.nprocs,
+        omp_nthreads=omp,
+        mem_gb=args.mem,
+        use_plugin=args.use_plugin,
+        clean_workdir=args.clean_workdir,
+        overwrite=args.overwrite,
+        stop_on_first_crash=args.stop_on_first_crash,
+        write_graph=args.write_graph,
+        resource_monitor=args.resource_monitor,
+        command_line=('sclesion', *argv),
+    )
+
+
+def discover_units(config: RunConfig) -> list[Unit]:
+    """Check the dataset, validate it unless asked not to, and map each unit's images to slots."""
+    check_dataset_folder(config.bids_dir)
+    if config.skip_bids_validation:
+        logger.info('BIDS validation skipped (--skip-bids-validation)')
+    else:
+        run_validator(config.bids_dir)
+    layout = index_dataset(config.bids_dir)
+    return discover(
+        layout,
+        participant_labels=config.participant_labels,
+        session_labels=config.session_labels,
+        bids_filters=config.bids_filters,
+        ignore=config.ignore,
+    )
+
+
+def run(config: RunConfig, *, dry_run: bool) -> int:
+    """Run the requested analysis levels; return the exit code."""
+    units = discover_units(config)
+    runnable = [u for u in units if u.runnable]
+    if dry_run:
+        print(format_table(units, config.bids_dir))
+        print(
+            f'\nwould run {", ".join(config.analysis_levels)} on {len(runnable)} of '
+            f'{len(units)} subject/session(s), writing to {config.output_dir}'
+        )
+    if not runnable:
+        logger.error('no subject/session can run: each lacks a sagittal T2w or failed to read')
+        return EXIT_USAGE
+    if dry_run:
+        return EXIT_OK
+    logger.error(
+        'the %s level is not implemented yet in sclesion %s: only discovery runs '
+        '(use --dry-run to see what was found)',
+        ' and '.join(config.analysis_levels),
+        __version__,
+    )
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``sclesion`` and ``python -m bids_app``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    setup_logging(args.verbose)
+    try:
+        config = build_config(args, argv)
+        return run(config, dry_run=args.dry_run)
+    except SclesionError as exc:
+        logger.debug('traceback', exc_info=True)
+        logger.error('%s', exc)
+        return exc.exit_code

@@ -1,0 +1,358 @@
+"""Discovery: map each subject/session's anatomical images to the six sequence slots.
+
+The default queries and the classification rules are those of CONVENTIONS section 2: a query per
+slot (pybids entities), then an acceptance rule per slot that reads the ``acq`` label and, when it
+says nothing about orientation, the image header.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+from bids import BIDSLayout
+from bids.layout import BIDSFile, Query
+from nibabel.filebasedimages import ImageFileError
+
+from bids_app.config import SLOTS, Slot
+from bids_app.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+NIFTI_EXTENSIONS = ['.nii', '.nii.gz']
+
+DEFAULT_QUERIES: dict[Slot, dict[str, Any]] = {
+    Slot.T2Sag: {'suffix': 'T2w'},
+    Slot.STIR: {'suffix': ['STIR', 'T2w']},
+    Slot.T2starAx: {'suffix': ['T2starw', 'T2star']},
+    Slot.T2Ax: {'suffix': 'T2w'},
+    Slot.T1w: {'suffix': 'T1w', 'ceagent': None},
+    Slot.MP2RAGE: {'suffix': 'UNIT1'},
+}
+
+#: Voxel sizes within this fraction of each other make an image 3D (isotropic).
+ISOTROPY_TOLERANCE = 0.10
+
+
+class Plane(StrEnum):
+    """How an image was acquired, from its header."""
+
+    sagittal = 'sagittal'
+    axial = 'axial'
+    coronal = 'coronal'
+    isotropic = 'isotropic'
+
+
+@dataclass
+class Unit:
+    """One subject/session: the unit of work of the participant level.
+
+    Attributes
+    ----------
+    slots : dict
+        Slot -> image paths of that slot, one per slab (several when ``chunk-`` slabs are fused),
+        in slab order.
+    notes : list of str
+        What discovery decided and a user may want to know (runs left out, files not used).
+    skip_reason : str or None
+        Why the unit cannot run at all (no T2Sag); a skipped unit is not a failure.
+    error : str or None
+        Why the unit fails (an image whose header cannot be read); a failed unit is a failure.
+    """
+
+    subject: str
+    session: str | None
+    slots: dict[Slot, list[Path]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    skip_reason: str | None = None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``sub-<s>[_ses-<t>]``."""
+        return f'sub-{self.subject}' + (f'_ses-{self.session}' if self.session else '')
+
+    @property
+    def runnable(self) -> bool:
+        return self.skip_reason is None and self.error is None
+
+
+def classify_plane(affine: np.ndarray, zooms: Sequence[float]) -> Plane:
+    """Acquisition plane from a header: the world axis of the largest voxel dimension.
+
+    Parameters
+    ----------
+    affine : (4, 4) array
+        Voxel ``ijk`` to world ``xyz_mm`` (RAS+).
+    zooms : sequence of 3 floats
+        Voxel sizes in mm along ``i, j, k``.
+
+    Examples
+    --------
+    >>> classify_plane(np.diag([0.5, 0.5, 3.0, 1.0]), (0.5, 0.5, 3.0)).value
+    'axial'
+    >>> classify_plane(np.diag([1.0, 1.05, 1.0, 1.0]), (1.0, 1.05, 1.0)).value
+    'isotropic'
+    """
+    zooms = np.asarray(zooms[:3], dtype=float)
+    if zooms.max() <= zooms.min() * (1 + ISOTROPY_TOLERANCE):
+        return Plane.isotropic
+    thick_axis = int(np.argmax(zooms))
+    world_axis = int(np.argmax(np.abs(np.asarray(affine)[:3, thick_axis])))
+    return (Plane.sagittal, Plane.coronal, Plane.axial)[world_axis]
+
+
+def read_plane(path: Path) -> Plane:
+    """Classify an image file by its header; raises ``OSError``/``ValueError`` if unreadable."""
+    img = nib.load(str(path))
+    affine = img.affine
+    if (
+        affine is None
+        or not np.all(np.isfinite(affine))
+        or abs(np.linalg.det(affine[:3, :3])) < 1e-9
+    ):
+        raise ValueError('its affine is singular or not finite')
+    return classify_plane(affine, img.header.get_zooms()[:3])
+
+
+def _acq(file: BIDSFile) -> str:
+    return str(file.get_entities().get('acquisition', '')).lower()
+
+
+def _orientation_from_acq(acq: str) -> Plane | None:
+    if 'sag' in acq:
+        return Plane.sagittal
+    if 'ax' in acq:
+        return Plane.axial
+    if 'cor' in acq:
+        return Plane.coronal
+    return None
+
+
+class _PlaneReader:
+    """Reads each header at most once, and remembers which ones could not be read."""
+
+    def __init__(self) -> None:
+        self.planes: dict[Path, Plane] = {}
+        self.errors: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> Plane | None:
+        if path in self.errors:
+            return None
+        if path not in self.planes:
+            try:
+                self.planes[path] = read_plane(path)
+            except (OSError, ValueError, EOFError, zlib.error, ImageFileError) as exc:
+                self.errors[path] = f'cannot read the header of {path}: {exc}'
+                return None
+        return self.planes[path]
+
+
+def _accepts(slot: Slot, file: BIDSFile, read: _PlaneReader) -> bool:
+    """The acceptance rule of one slot for a file its query returned (CONVENTIONS section 2)."""
+    acq = _acq(file)
+    suffix = file.get_entities().get('suffix')
+    if slot is Slot.MP2RAGE:
+        return True
+    if slot is Slot.STIR:
+        return suffix == 'STIR' or 'stir' in acq
+    if 'stir' in acq:
+        return False
+    wanted = {
+        Slot.T2Sag: {Plane.sagittal, Plane.isotropic},
+        Slot.T2starAx: {Plane.axial},
+        Slot.T2Ax: {Plane.axial},
+        Slot.T1w: {Plane.isotropic},
+    }[slot]
+    plane = None if slot is Slot.T1w else _orientation_from_acq(acq)
+    if plane is None:
+        plane = read(Path(file.path))
+    return plane in wanted
+
+
+def _slab_key(file: BIDSFile) -> tuple[str, int]:
+    entities = file.get_entities()
+    return (str(entities.get('acquisition', '')), int(entities.get('chunk', 0) or 0))
+
+
+def _pick_runs(files: list[BIDSFile], slot: Slot, notes: list[str]) -> list[Path]:
+    """One file per slab: its highest ``run``; the others are logged (CONVENTIONS section 2)."""
+    slabs: dict[tuple[str, int], list[BIDSFile]] = {}
+    for file in files:
+        slabs.setdefault(_slab_key(file), []).append(file)
+    chosen = []
+    for key in sorted(slabs, key=lambda k: (k[1], k[0])):
+        candidates = sorted(
+            slabs[key], key=lambda f: (int(f.get_entities().get('run', 0) or 0), f.filename)
+        )
+        keep = candidates[-1]
+        chosen.append(Path(keep.path))
+        if len(candidates) > 1:
+            others = ', '.join(f.filename for f in candidates[:-1])
+            notes.append(
+                f'{slot}: using {keep.filename}, the last run; left out {others} '
+                f'(choose another with --bids-filter-file {{"{slot}": {{"run": N}}}})'
+            )
+    return chosen
+
+
+def _query(layout: BIDSLayout, base: Mapping[str, Any], user: Mapping[str, Any]) -> list[BIDSFile]:
+    query = {**base, **user}
+    query = {
+        k: (Query.NONE if v is None else Query.ANY if v == '*' else v) for k, v in query.items()
+    }
+    query.setdefault('datatype', 'anat')
+    query['extension'] = NIFTI_EXTENSIONS
+    return layout.get(return_type='object', **query)
+
+
+def assign_slots(
+    layout: BIDSLayout,
+    subject: str,
+    session: str | None,
+    *,
+    bids_filters: Mapping[str, Mapping[str, Any]] | None = None,
+    ignore: Iterable[Slot] = (),
+) -> Unit:
+    """Find the images of one subject/session and put each in its slot.
+
+    Parameters
+    ----------
+    layout : BIDSLayout
+        The indexed input dataset.
+    subject, session : str
+        Labels without ``sub-``/``ses-``; ``session`` is None when the dataset has none.
+    bids_filters : mapping, optional
+        Slot -> pybids entities that replace the default query's keys for that slot (the
+        ``--bids-filter-file``). A slot whose filter sets ``acquisition`` skips the ``acq`` rule.
+    ignore : iterable of Slot
+        Slots left out on purpose (``--ignore``).
+    """
+    bids_filters = bids_filters or {}
+    unit = Unit(subject=subject, session=session)
+    where = {'subject': subject, 'session': session if session else Query.NONE}
+    read = _PlaneReader()
+    owner: dict[Path, Slot] = {}
+    for slot in SLOTS:
+        if slot in set(ignore):
+            continue
+        user = bids_filters.get(slot, {})
+        files = _query(layout, {**DEFAULT_QUERIES[slot], **where}, user)
+        if 'acquisition' not in user:
+            files = [f for f in files if _accepts(slot, f, read)]
+        for file in files:
+            path = Path(file.path)
+            if path in owner:
+                raise DatasetError(
+                    f'{path} matches both slots {owner[path]} and {slot}; '
+                    'narrow one of them in --bids-filter-file'
+                )
+            owner[path] = slot
+        if files:
+            unit.slots[slot] = _pick_runs(files, slot, unit.notes)
+    if read.errors:
+        unit.error = '; '.join(read.errors.values()) + (
+            ' (a broken link in a DataLad dataset needs `datalad get`)'
+        )
+    all_anat = _query(layout, where, {'datatype': 'anat'})
+    unused = sorted(f.filename for f in all_anat if Path(f.path) not in owner)
+    if unused:
+        unit.notes.append('not used: ' + ', '.join(unused))
+    if Slot.T2Sag not in unit.slots and unit.error is None:
+        unit.skip_reason = (
+            'no sagittal T2w (T2Sag) found; every subject needs one '
+            '(name it acq-sag_T2w, or select it with --bids-filter-file)'
+        )
+    return unit
+
+
+def select_units(
+    layout: BIDSLayout,
+    participant_labels: Sequence[str] | None = None,
+    session_labels: Sequence[str] | None = None,
+) -> list[tuple[str, str | None]]:
+    """The (subject, session) pairs to process, after checking the requested labels exist.
+
+    Raises
+    ------
+    DatasetError
+        When none of the requested participants (or sessions) exist, or the dataset has no subject.
+    """
+    subjects = sorted(layout.get_subjects())
+    if not subjects:
+        raise DatasetError(f'{layout.root} has no sub-* folder with images; is it a BIDS dataset?')
+    if participant_labels:
+        wanted = [label.removeprefix('sub-') for label in participant_labels]
+        missing = [label for label in wanted if label not in subjects]
+        subjects = [label for label in wanted if label in subjects]
+        if not subjects:
+            raise DatasetError(
+                f'none of the participants {", ".join(missing)} exist in {layout.root} '
+                f'(found: {", ".join(sorted(layout.get_subjects())[:10])}...)'
+            )
+        if missing:
+            logger.warning('participants not found, left out: %s', ', '.join(missing))
+    wanted_sessions = [s.removeprefix('ses-') for s in session_labels or []]
+    pairs: list[tuple[str, str | None]] = []
+    for subject in subjects:
+        sessions = sorted(layout.get_sessions(subject=subject)) or [None]
+        if wanted_sessions:
+            sessions = [s for s in sessions if s in wanted_sessions]
+        pairs.extend((subject, session) for session in sessions)
+    if not pairs:
+        raise DatasetError(
+            f'no session {", ".join(wanted_sessions)} for the selected participants '
+            f'in {layout.root}'
+        )
+    return pairs
+
+
+def discover(
+    layout: BIDSLayout,
+    *,
+    participant_labels: Sequence[str] | None = None,
+    session_labels: Sequence[str] | None = None,
+    bids_filters: Mapping[str, Mapping[str, Any]] | None = None,
+    ignore: Iterable[Slot] = (),
+) -> list[Unit]:
+    """Every selected subject/session with its slots (see :func:`assign_slots`)."""
+    units = [
+        assign_slots(layout, subject, session, bids_filters=bids_filters, ignore=ignore)
+        for subject, session in select_units(layout, participant_labels, session_labels)
+    ]
+    for unit in units:
+        for note in unit.notes:
+            logger.info('%s: %s', unit.name, note)
+        if unit.skip_reason:
+            logger.warning('%s skipped: %s', unit.name, unit.skip_reason)
+        if unit.error:
+            logger.error('%s fails: %s', unit.name, unit.error)
+    return units
+
+
+def format_table(units: Sequence[Unit], root: Path) -> str:
+    """The ``--dry-run`` table: subject, session, slot, files (relative to ``root``)."""
+    rows = [('subject', 'session', 'slot', 'files')]
+    for unit in units:
+        session = unit.session or 'n/a'
+        for slot, paths in unit.slots.items():
+            files = ' + '.join(str(p.relative_to(root)) for p in paths)
+            rows.append((unit.subject, session, str(slot), files))
+        if unit.skip_reason:
+            rows.append((unit.subject, session, '-', f'SKIPPED: {unit.skip_reason}'))
+        if unit.error:
+            rows.append((unit.subject, session, '-', f'FAILS: {unit.error}'))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return '\n'.join(
+        '  '.join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + '  '
+        + row[3]
+        for row in rows
+    )

@@ -1,0 +1,93 @@
+"""Checks of the input dataset before any work: the folder itself, then the BIDS validator."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from bids import BIDSLayout
+
+from bids_app.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+#: Executables of the schema-based validator, in order of preference (PyPI's deno build, npm's).
+VALIDATORS = ('bids-validator-deno', 'bids-validator')
+
+
+def check_dataset_folder(bids_dir: Path) -> None:
+    """Raise ``DatasetError`` unless ``bids_dir`` looks like a BIDS dataset at all."""
+    if not bids_dir.exists():
+        raise DatasetError(f'{bids_dir} does not exist; give the path of a BIDS dataset')
+    if not bids_dir.is_dir():
+        raise DatasetError(f'{bids_dir} is not a folder; give the path of a BIDS dataset')
+    description = bids_dir / 'dataset_description.json'
+    if not description.is_file():
+        raise DatasetError(
+            f'{description} is missing: {bids_dir} is not a BIDS dataset '
+            '(add a dataset_description.json with at least Name and BIDSVersion)'
+        )
+    try:
+        json.loads(description.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f'{description} is not valid JSON ({exc}); fix or rewrite it') from exc
+
+
+def find_validator() -> str | None:
+    """Path of a BIDS validator executable, looking next to this Python first (a venv's bin)."""
+    here = Path(sys.executable).parent
+    for name in VALIDATORS:
+        candidate = here / name
+        if candidate.is_file():
+            return str(candidate)
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def run_validator(bids_dir: Path) -> None:
+    """Run the schema-based BIDS validator; raise ``DatasetError`` if it reports errors.
+
+    A missing validator is a warning, not an error (fMRIPrep does the same).
+    """
+    executable = find_validator()
+    if executable is None:
+        logger.warning('no BIDS validator installed (bids-validator-deno); skipping validation')
+        return
+    logger.info('validating %s with %s', bids_dir, executable)
+    result = subprocess.run(
+        [executable, str(bids_dir), '--format', 'json', '--ignoreWarnings'],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(
+            f'the BIDS validator failed on {bids_dir} ({result.stderr.strip()[:200]}); '
+            'rerun with --skip-bids-validation to go on without it'
+        ) from exc
+    errors = [i for i in report['issues']['issues'] if i.get('severity') == 'error']
+    if errors:
+        first = errors[0]
+        codes = sorted({i['code'] for i in errors})
+        raise DatasetError(
+            f'{bids_dir} is not valid BIDS: {len(errors)} error(s) ({", ".join(codes)}), e.g. '
+            f'{first["code"]} at {first.get("location", "?")}; fix them, or rerun with '
+            '--skip-bids-validation (needed for non-BIDS names such as _STIR)'
+        )
+
+
+def index_dataset(bids_dir: Path, database_path: Path | None = None) -> BIDSLayout:
+    """Index ``bids_dir`` with pybids (validation is the validator's job, not pybids')."""
+    return BIDSLayout(
+        str(bids_dir),
+        validate=False,
+        database_path=str(database_path) if database_path else None,
+    )

@@ -1,0 +1,159 @@
+"""The command line: exit codes, one-line errors, nothing written to the input dataset."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bids_app import __version__
+from bids_app.cli.parser import _to_gb
+from bids_app.cli.run import main
+
+SAG = {'sub-01/anat/sub-01_acq-sag_T2w.nii.gz': 'sagittal'}
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob('*'))
+        if p.is_file()
+    }
+
+
+def _error_lines(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if '[ERROR]' in line]
+
+
+def test_version(capsys):
+    assert main(['--version']) == 0
+    assert capsys.readouterr().out.strip() == f'sclesion v{__version__}'
+
+
+def test_python_dash_m_runs_the_same_command():
+    result = subprocess.run(
+        [sys.executable, '-m', 'bids_app', '--version'],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f'sclesion v{__version__}'
+
+
+def test_dry_run_prints_the_table_and_writes_nothing(bids_tree, tmp_path, capsys):
+    root = bids_tree({**SAG, 'sub-02/anat/sub-02_acq-ax_T2w.nii.gz': 'axial'})
+    before = _snapshot(root)
+    out, work = tmp_path / 'out', tmp_path / 'work'
+    code = main([str(root), str(out), 'participant', '--dry-run', '-w', str(work)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert 'sub-01_acq-sag_T2w.nii.gz' in printed
+    assert '02' in printed
+    assert 'SKIPPED' in printed
+    assert 'would run participant on 1 of 2' in printed
+    assert not out.exists()
+    assert not work.exists()
+    assert _snapshot(root) == before
+
+
+@pytest.mark.parametrize(
+    ('make_args', 'message'),
+    [
+        (lambda root, out: [str(root / 'nowhere'), str(out)], 'does not exist'),
+        (
+            lambda root, out: [str(root / 'sub-01'), str(out)],
+            'dataset_description.json is missing',
+        ),
+        (lambda root, out: [str(root), str(root)], 'the output folder is the input dataset'),
+        (lambda root, out: [str(root), str(root / 'sub-01' / 'out')], 'inside the input dataset'),
+        (
+            lambda root, out: [str(root), str(out), 'participant', '--participant-label', '99'],
+            'none of the participants 99 exist',
+        ),
+    ],
+)
+def test_bad_input_is_one_error_line_and_exit_2(bids_tree, tmp_path, capsys, make_args, message):
+    root = bids_tree(SAG)
+    before = _snapshot(root)
+    argv = make_args(root, tmp_path / 'out')
+    argv = [*argv, *([] if 'participant' in argv else ['participant']), '--skip-bids-validation']
+    assert main(argv) == 2
+    errors = _error_lines(capsys)
+    assert len(errors) == 1
+    assert message in errors[0]
+    assert _snapshot(root) == before
+
+
+@pytest.mark.parametrize(
+    ('content', 'message'),
+    [
+        ('{"T2Sag": {"acquisition": "sag"', 'is not valid JSON'),
+        ('{"FLAIR": {"suffix": "FLAIR"}}', "unknown slot 'FLAIR'"),
+        ('["T2Sag"]', 'must hold a JSON object'),
+        ('{"T2Sag": "sag"}', "the value of 'T2Sag' must be an object"),
+    ],
+)
+def test_bad_filter_file_is_a_usage_error(bids_tree, tmp_path, capsys, content, message):
+    root = bids_tree(SAG)
+    before = _snapshot(root)
+    filters = tmp_path / 'filters.json'
+    filters.write_text(content)
+    argv = [str(root), str(tmp_path / 'out'), 'participant', '--bids-filter-file', str(filters)]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert _snapshot(root) == before
+
+
+def test_output_under_derivatives_is_allowed(bids_tree, capsys):
+    root = bids_tree(SAG)
+    out = root / 'derivatives' / 'sclesion'
+    assert main([str(root), str(out), 'participant', '--dry-run', '--skip-bids-validation']) == 0
+    assert 'sub-01_acq-sag_T2w' in capsys.readouterr().out
+
+
+def test_validator_errors_stop_the_run_unless_skipped(gm_challenge, tmp_path, capsys):
+    if main([str(gm_challenge), str(tmp_path / 'o'), 'participant', '--dry-run']) != 2:
+        pytest.fail('the invalid AcquisitionDuration of gm-challenge-t2s went unnoticed')
+    err = capsys.readouterr().err
+    if 'no BIDS validator installed' in err:
+        pytest.skip('bids-validator-deno is not installed')
+    assert 'is not valid BIDS' in err
+    assert '--skip-bids-validation' in err
+
+
+def test_no_runnable_unit_is_exit_2(sct_example, tmp_path, capsys):
+    argv = [str(sct_example), str(tmp_path / 'o'), 'participant', '--participant-label', 'ms01']
+    assert main([*argv, '--dry-run']) == 2
+    assert 'no subject/session can run' in capsys.readouterr().err
+
+
+def test_participant_and_group_levels_together_parse(sct_example, tmp_path, capsys):
+    argv = [str(sct_example), str(tmp_path / 'o'), 'participant', 'group', '--dry-run']
+    assert main(argv) == 0
+    assert 'would run participant, group' in capsys.readouterr().out
+
+
+def test_memory_units():
+    assert _to_gb('16G') == 16.0
+    assert _to_gb('16000M') == 16.0
+    assert _to_gb('8000') == 8.0  # a bare number is MB, as in fMRIPrep
+
+
+def test_settings_file_round_trips(bids_tree, tmp_path):
+    from bids_app.cli.parser import build_parser
+    from bids_app.cli.run import build_config
+
+    root = bids_tree(SAG)
+    filters = tmp_path / 'f.json'
+    filters.write_text(json.dumps({'STIR': {'suffix': 'STIR'}}))
+    argv = [str(root), str(tmp_path / 'o'), 'participant', '--bids-filter-file', str(filters)]
+    config = build_config(build_parser().parse_args(argv), argv)
+    plain = config.to_dict()
+    assert plain['bids_filters'] == {'STIR': {'suffix': 'STIR'}}
+    assert plain['bids_dir'] == str(root.resolve())
+    assert plain['command_line'][0] == 'sclesion'

@@ -1,0 +1,86 @@
+"""Fixtures shared by the whole suite: the real datasets in ../shared, and tiny BIDS trees."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / 'shared' / 'data'
+
+
+def _shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(
+            f'{path} is absent (it sits beside the repository only on the project machines)'
+        )
+    return path
+
+
+@pytest.fixture(scope='session')
+def sct_example() -> Path:
+    """``../shared/data/sct-example``: real headers and anatomy (skips when absent)."""
+    return _shared('sct-example')
+
+
+@pytest.fixture(scope='session')
+def gm_challenge() -> Path:
+    """``../shared/data/gm-challenge-t2s``: real axial T2*w, three scanners (skips when absent)."""
+    return _shared('gm-challenge-t2s')
+
+
+#: Voxel sizes and axis codes of typical spine acquisitions, for tiny header-only test images.
+GEOMETRIES = {
+    'sagittal': ((3.0, 0.7, 0.7), 'RAS'),
+    'axial': ((0.5, 0.5, 4.0), 'RAS'),
+    'isotropic': ((1.0, 1.0, 1.0), 'RAS'),
+    'coronal': ((0.7, 3.0, 0.7), 'RAS'),
+    'sagittal-psr': ((0.7, 0.7, 3.0), 'PSR'),
+}
+
+
+def _affine(zooms: tuple[float, float, float], axcodes: str) -> np.ndarray:
+    """A 4x4 affine whose voxel axes point along ``axcodes`` (nibabel's convention)."""
+    world = {'R': (0, 1), 'L': (0, -1), 'A': (1, 1), 'P': (1, -1), 'S': (2, 1), 'I': (2, -1)}
+    affine = np.eye(4)
+    affine[:3, :3] = 0
+    for voxel_axis, code in enumerate(axcodes):
+        world_axis, sign = world[code]
+        affine[world_axis, voxel_axis] = sign * zooms[voxel_axis]
+    affine[:3, 3] = (-30, -30, -100)
+    return affine
+
+
+def write_bids_tree(root: Path, files: Mapping[str, str], *, sessions: bool = False) -> Path:
+    """Write a minimal BIDS dataset: ``files`` maps relative paths to a key of ``GEOMETRIES``.
+
+    Images are tiny (4 x 4 x 4) with the header of the named acquisition; non-NIfTI paths are
+    written as empty JSON sidecars.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    (root / 'dataset_description.json').write_text(
+        json.dumps({'Name': 'test', 'BIDSVersion': '1.10.0'})
+    )
+    for relative, geometry in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        zooms, axcodes = GEOMETRIES[geometry]
+        data = np.zeros((4, 4, 4), dtype=np.int16)
+        nib.Nifti1Image(data, _affine(zooms, axcodes)).to_filename(path)
+    return root
+
+
+@pytest.fixture
+def bids_tree(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``bids_tree({'sub-01/anat/sub-01_acq-sag_T2w.nii.gz': 'sagittal'})``."""
+
+    def make(files: Mapping[str, str], name: str = 'bids') -> Path:
+        return write_bids_tree(tmp_path / name, files)
+
+    return make
