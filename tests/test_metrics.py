@@ -1,4 +1,4 @@
-"""Tests of bids_app.metrics on small hand-made masks; the arithmetic is in the comments."""
+"""Tests of bids_app.metrics and bids_app.stats; hand-computed answers, arithmetic in comments."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from bids_app.errors import GeometryError
+from bids_app.errors import DatasetError, GeometryError
 from bids_app.metrics import dice, lesion_wise, volume_agreement
+from bids_app.stats import bland_altman, describe, wilcoxon_paired
 
 SHAPE = (4, 4, 40)
 
@@ -183,3 +184,51 @@ def test_shape_mismatch_is_an_error() -> None:
         lesion_wise(np.zeros((2, 2)), np.zeros((2, 2)))
     with pytest.raises(GeometryError, match='connectivity'):
         lesion_wise(np.zeros(SHAPE), np.zeros(SHAPE), connectivity=8)
+
+
+class TestGroupStatistics:
+    """bids_app.stats: group summaries and comparisons of per-image metrics."""
+
+    def test_describe_leaves_nan_out(self) -> None:
+        # [1, 2, 6]: mean 3, median 2, std = sqrt((4 + 1 + 9) / 2) = sqrt(7)
+        summary = describe([1.0, math.nan, 2.0, 6.0])
+        assert (summary.n, summary.n_missing, summary.mean, summary.median) == (3, 1, 3.0, 2.0)
+        assert summary.std == pytest.approx(math.sqrt(7))
+        single = describe([0.4])
+        assert (single.mean, single.median) == (0.4, 0.4)
+        assert math.isnan(single.std)
+        assert math.isnan(describe([math.nan]).mean)
+
+    def test_wilcoxon_all_positive_differences(self) -> None:
+        # differences 1..5 all positive: W- = 0; exact two-sided p = 2 / 2^5 = 0.0625.
+        # A zero difference is dropped first, so adding the pair (0.3, 0.3) changes nothing.
+        result = wilcoxon_paired([2, 4, 6, 8, 10, 0.3], [1, 2, 3, 4, 5, 0.3])
+        assert (result.n_pairs, result.statistic, result.note) == (6, 0.0, '')
+        assert result.p_value == pytest.approx(0.0625)
+
+    def test_wilcoxon_mixed_signs(self) -> None:
+        # differences 1, -2, 3, 4, 5: W- = 2, W+ = 13 -> statistic 2; rank sums <= 2 come from
+        # {}, {1}, {2}: 3 of 32 sign patterns -> p = 2 * 3 / 32 = 0.1875
+        result = wilcoxon_paired([1.0, 0.0, 3.0, 4.0, 5.0], [0.0, 2.0, 0.0, 0.0, 0.0])
+        assert result.statistic == 2.0
+        assert result.p_value == pytest.approx(0.1875)
+
+    def test_wilcoxon_degenerate_cases(self) -> None:
+        equal = wilcoxon_paired([0.5, 0.6, math.nan], [0.5, 0.6, 0.9])
+        assert (equal.n_pairs, equal.statistic, equal.p_value) == (2, 0.0, 1.0)
+        assert equal.note == 'left out 1 pair(s) with a missing value; all 2 pairs are equal'
+        none = wilcoxon_paired([math.nan], [1.0])
+        assert none.n_pairs == 0
+        assert math.isnan(none.p_value)
+        with pytest.raises(DatasetError, match='length'):
+            wilcoxon_paired([1.0, 2.0], [1.0])
+
+    def test_bland_altman(self) -> None:
+        # differences 1, 2, 0, 1: mean 1, sd = sqrt((0 + 1 + 1 + 0) / 3) = sqrt(2/3)
+        result = bland_altman([3.0, 5.0, 7.0, 9.0, math.nan], [2.0, 3.0, 7.0, 8.0, 1.0])
+        sd = math.sqrt(2 / 3)
+        assert (result.n, result.mean_difference) == (4, 1.0)
+        assert result.sd_difference == pytest.approx(sd)
+        assert (result.lower_limit, result.upper_limit) == pytest.approx(
+            (1 - 1.96 * sd, 1 + 1.96 * sd)
+        )
