@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
 
@@ -220,3 +222,55 @@ def test_to_row_has_every_column() -> None:
     assert row['volume_mm3'] == 1.235
     assert row['slots_covering'] == 'T2Sag'
     assert row['distance_along_cord_mm'] == 'n/a'
+
+
+def corner_z_extent(ijk: np.ndarray, vox2world: np.ndarray) -> tuple[float, float]:
+    """World z range of the 8 corners of every voxel: an independent lesion extent."""
+    corners = np.array(np.meshgrid([-0.5, 0.5], [-0.5, 0.5], [-0.5, 0.5])).reshape(3, -1).T
+    points = (ijk[:, None, :] + corners[None]).reshape(-1, 3)
+    z = nib.affines.apply_affine(vox2world, points)[:, 2]
+    return float(z.min()), float(z.max())
+
+
+class TestRealHeaders:
+    """Cord masks of ../shared/data/sct-example used as large, real-geometry 'lesions'."""
+
+    def test_oblique_axial_t2star_cord(self, sct_example: Path) -> None:
+        image = nib.load(
+            sct_example
+            / 'derivatives/labels/sub-errsm30/anat'
+            / 'sub-errsm30_acq-ax_T2starw_label-SC_seg.nii.gz'
+        )
+        mask = np.asarray(image.dataobj) > 0
+        labels, n = label_lesions(mask, image.affine)
+        assert n == 1
+        (m,) = lesion_table(labels, image.affine)
+        voxel_volume = abs(np.linalg.det(image.affine[:3, :3]))
+        assert m.volume_mm3 == pytest.approx(mask.sum() * voxel_volume)
+        z_min, z_max = corner_z_extent(np.argwhere(mask).astype(float), image.affine)
+        assert (m.z_min_mm, m.z_max_mm) == pytest.approx((z_min, z_max), abs=1e-6)
+        # The tilt is small (in-plane axes rise < 0.01 mm per voxel in z), so the axial slabs
+        # are the 7.5 mm voxel slices: area = voxels in the slice x |det| / slice z step.
+        area = mask.sum(axis=(0, 1)).max() * voxel_volume / image.affine[2, 2]
+        assert m.max_equivalent_diameter_mm == pytest.approx(2 * math.sqrt(area / math.pi))
+        assert 6.0 < m.max_equivalent_diameter_mm < 12.0  # a cord is about 8-10 mm across
+
+    def test_psr_t2w_cord_cut_in_two(self, sct_example: Path) -> None:
+        image = nib.load(
+            sct_example
+            / 'derivatives/labels/sub-errsm30/anat'
+            / 'sub-errsm30_T2w_label-SC_seg.nii.gz'
+        )
+        mask = np.asarray(image.dataobj) > 0
+        rows = np.flatnonzero(mask.any(axis=(0, 2)))  # axis 1 runs inferior -> superior
+        cut = (rows.min() + rows.max()) // 2
+        mask[:, cut : cut + 3, :] = False
+        labels, n = label_lesions(mask, image.affine)
+        assert n == 2
+        upper_rows = np.flatnonzero((labels == 1).any(axis=(0, 2)))
+        assert upper_rows.min() >= cut + 3
+        upper, lower = lesion_table(labels, image.affine)
+        assert upper.centroid_z_mm > lower.centroid_z_mm
+        # 1 mm isotropic PSR: axis 1 is world z, so the lengths are row counts in mm
+        assert upper.length_mm == pytest.approx(rows.max() - cut - 2)
+        assert lower.length_mm == pytest.approx(cut - rows.min())
