@@ -229,7 +229,8 @@ def lesion_table(
     Parameters
     ----------
     labels : (X, Y, Z) int array
-        0 outside lesions, a positive index per lesion (as :func:`label_lesions` returns).
+        0 outside lesions, a positive index per lesion (as :func:`label_lesions` returns);
+        whole-valued floats, as a dseg image may load, are accepted.
     vox2world : (4, 4) array
         Voxel indices ``ijk`` to world mm (NIfTI RAS+).
     probability : (X, Y, Z) float array, optional
@@ -256,6 +257,13 @@ def lesion_table(
     (9.0, 9.0, 1.0, 1.5)
     """
     labels = _check_volume(labels, 'labels')
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not np.array_equal(labels, np.round(labels)):
+            raise GeometryError(
+                'lesion labels must be whole numbers (a dseg image), got fractional values; '
+                'label a binary mask with label_lesions first'
+            )
+        labels = labels.astype(np.int32)
     vox2world = _check_affine(vox2world)
     if probability is not None:
         _check_same_grid(probability, labels, 'probability')

@@ -205,6 +205,12 @@ class TestLesionTable:
         assert [m.index for m in table] == [1, 2, 4]
         assert [m.centroid_z_mm for m in table] == [4.0, 0.0, 2.0]
 
+    def test_float_labels_as_loaded_from_a_dseg(self) -> None:
+        (m,) = lesion_table(axial_lesion().astype(np.float64), AXIAL)
+        assert m.volume_mm3 == pytest.approx(7 * 0.75)
+        with pytest.raises(GeometryError, match='whole numbers'):
+            lesion_table(axial_lesion() * 0.5, AXIAL)
+
     def test_shape_mismatch_is_an_error(self) -> None:
         with pytest.raises(GeometryError, match='probability'):
             lesion_table(axial_lesion(), AXIAL, probability=np.zeros((2, 2, 2)))
