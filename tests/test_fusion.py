@@ -144,3 +144,12 @@ def test_registration_recovers_known_shift():
     lower_only = (xyz[:, 2] < -5) & (np.abs(xyz[:, 1]) < 20) & (np.abs(xyz[:, 0]) < 10)
     error = fused.data[tuple(ijk[lower_only].T)] - _field(xyz[lower_only])
     assert np.abs(error).mean() < 0.05 * np.abs(_field(xyz[lower_only])).mean()
+
+
+def test_single_chunk_is_returned_unchanged():
+    data = np.arange(60.0).reshape(3, 4, 5)
+    affine = np.array([[0, 0, 3.0, 1], [-0.5, 0, 0, 2], [0, 0.5, 0, 3], [0, 0, 0, 1]])
+    fused = fuse_chunks([(data, affine)], register=True)
+    assert_array_equal(fused.data, data)
+    assert_allclose(fused.affine, affine)
+    assert fused.coverage.all()
