@@ -4,16 +4,15 @@
    kept as they are), in the image's own rotation snapped to R, A, S (:mod:`.grid`).
 2. Score every pixel as the centre of a cord: dark ellipse inside a bright ring, or the reverse
    for T1-like contrast (:mod:`.scores`).
-3. Keep the best local maxima of each slice as candidates and choose one per slice by dynamic
-   programming (Viterbi): the path maximises the summed score minus an elastic penalty on its
-   in-plane slope, so that it follows a continuous cord through noisy or ambiguous slices.
+3. Choose one pixel per slice by dense dynamic programming (Viterbi): the path maximises the
+   summed score minus an elastic penalty on its in-plane slope, so that it follows a continuous
+   cord through noisy or ambiguous slices.
 4. Per-slice confidence from the score; the z extent of the cord from where it is confident;
    robust smoothing along z (:func:`.smoothing.smooth_centerline`).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from typing import Literal
 
@@ -23,7 +22,7 @@ from scipy import ndimage
 
 from bids_app.centerline.base import Centerline
 from bids_app.centerline.grid import sample_on_grid, working_grid
-from bids_app.centerline.scores import cord_score
+from bids_app.centerline.scores import canal_score, normalise, ring_score
 from bids_app.centerline.smoothing import smooth_centerline
 from bids_app.errors import InputImageError
 
@@ -35,62 +34,68 @@ FULL_CONFIDENCE_SCORE = 0.3
 VISIBLE_CONFIDENCE = 0.5
 
 
-def _candidates(
-    score: NDArray[np.float32], step_mm: float, n_best: int, radius_mm: float
-) -> list[NDArray[np.float64]]:
-    """Per slice, the ``n_best`` highest local maxima of the score, as (K, 3) rows (u, v, s)."""
-    size = 2 * round(radius_mm / step_mm) + 1
-    peaks = score == ndimage.maximum_filter(score, size=(size, size, 1), mode='nearest')
-    found = []
-    for w in range(score.shape[2]):
-        u, v = np.nonzero(peaks[:, :, w] & (score[:, :, w] > -1.0))
-        values = score[u, v, w]
-        keep = np.argsort(values)[::-1][:n_best]
-        found.append(np.column_stack([u[keep], v[keep], values[keep]]).astype(np.float64))
-    return found
+def _min_shift(
+    cost: NDArray[np.float64], axis: int, reach: int, weight: float
+) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
+    """Min over shifts ``d`` in [-reach, reach] along ``axis`` of ``cost[p - d] + weight d**2``.
+
+    Returns the minimum at each pixel and the arg-min shift ``d``.
+    """
+    best = np.full(cost.shape, np.inf)
+    arg = np.zeros(cost.shape, dtype=np.int8)
+    padded = np.pad(
+        cost, [(reach, reach) if a == axis else (0, 0) for a in range(2)], constant_values=np.inf
+    )
+    n = cost.shape[axis]
+    for d in range(-reach, reach + 1):
+        window = [slice(None), slice(None)]
+        window[axis] = slice(reach - d, reach - d + n)
+        candidate = padded[tuple(window)] + weight * d * d
+        better = candidate < best
+        best[better] = candidate[better]
+        arg[better] = d
+    return best, arg
 
 
-def _viterbi(
-    candidates: list[NDArray[np.float64]],
+def _optimal_path(
+    score: NDArray[np.float32],
     step_mm: tuple[float, float, float],
     stiffness: float,
     max_slope: float,
-) -> list[int]:
-    """Index of the chosen candidate in each slice with candidates (-1 where none).
+) -> NDArray[np.intp]:
+    """Pixel (u, v) of the path through every slice, by dense dynamic programming (Viterbi).
 
-    Energy = sum over slices of ``-score * hw`` plus, between consecutive slices with candidates
-    (gap ``dz`` mm), ``stiffness * d**2 / dz`` for an in-plane move of ``d`` mm; moves steeper
-    than ``max_slope`` are forbidden.
+    Energy = sum over slices of ``-score * hw`` plus, between consecutive slices,
+    ``stiffness * d**2 / hw`` for an in-plane move of ``d`` mm: the elastic energy of the path
+    per mm of cord, independent of the slice spacing. Moves along u or v longer than
+    ``max_slope * hw`` plus three pixels are not considered. The quadratic penalty is separable,
+    so the minimum over moves is taken along u, then along v.
+
+    Returns
+    -------
+    (nw, 2) array of int
+        Grid indices (u, v) of the path in each slice.
     """
     hu, _, hw = step_mm
-    slices = [w for w, c in enumerate(candidates) if len(c)]
-    choice = [-1] * len(candidates)
-    if not slices:
-        return choice
-    cost = -candidates[slices[0]][:, 2] * hw
-    back: list[NDArray[np.intp]] = []
-    for prev, cur in itertools.pairwise(slices):
-        dz = (cur - prev) * hw
-        d2 = ((candidates[cur][:, None, :2] - candidates[prev][None, :, :2]) ** 2).sum(
-            axis=2
-        ) * hu**2
-        step = stiffness * d2 / dz
-        step[d2 > (max_slope * dz) ** 2] = np.inf
-        total = cost[None, :] + step
-        best = np.argmin(total, axis=1)
-        cost = total[np.arange(len(best)), best] - candidates[cur][:, 2] * hw
-        if not np.any(np.isfinite(cost)):
-            cost = -candidates[cur][:, 2] * hw
-            best = np.full(len(best), -1)
-        back.append(best)
-    k = int(np.argmin(cost))
-    choice[slices[-1]] = k
-    for i in range(len(slices) - 1, 0, -1):
-        k = int(back[i - 1][k])
-        if k < 0:
-            k = int(np.argmax(candidates[slices[i - 1]][:, 2]))
-        choice[slices[i - 1]] = k
-    return choice
+    nu, nv, nw = score.shape
+    reach = min(int(np.ceil(max_slope * hw / hu)) + 3, 127, max(nu, nv))
+    weight = stiffness * hu**2 / hw
+    cost = -score[:, :, 0].astype(np.float64) * hw
+    back_u, back_v = [], []
+    for w in range(1, nw):
+        along_u, arg_u = _min_shift(cost, 0, reach, weight)
+        along_v, arg_v = _min_shift(along_u, 1, reach, weight)
+        cost = along_v - score[:, :, w] * hw
+        back_u.append(arg_u)
+        back_v.append(arg_v)
+    path = np.zeros((nw, 2), dtype=np.intp)
+    path[-1] = np.unravel_index(int(np.argmin(cost)), cost.shape)
+    for w in range(nw - 1, 0, -1):
+        u, v = path[w]
+        v = v - back_v[w - 1][u, v]
+        u = u - back_u[w - 1][u, v]
+        path[w - 1] = (u, v)
+    return path
 
 
 def _refine(score: NDArray[np.float32], u: int, v: int, w: int) -> tuple[float, float]:
@@ -133,9 +138,8 @@ def detect_centerline(
     contrast: Literal['T2', 'T1'],
     *,
     inplane_mm: float = 1.0,
-    stiffness: float = 1.0,
+    stiffness: float = 0.5,
     max_slope: float = 1.5,
-    n_candidates: int = 12,
     smoothing_mm: float = 8.0,
 ) -> Centerline:
     """Find the spinal cord's centreline in an image of any orientation, without any model.
@@ -155,8 +159,6 @@ def detect_centerline(
         Weight of the elastic penalty on the path's in-plane slope, per mm of cord.
     max_slope : float
         Steepest in-plane move per mm of z the path may make.
-    n_candidates : int
-        Cord candidates kept per slice.
     smoothing_mm : float
         Gaussian sigma along z of the final robust smoothing, in mm.
 
@@ -182,27 +184,24 @@ def detect_centerline(
         raise InputImageError('image is constant (e.g. all zero): it shows no cord')
     grid = working_grid(affine, data.shape, inplane_mm=inplane_mm)
     volume = sample_on_grid(data, affine, grid)
-    score = cord_score(volume, inplane_mm, contrast)
+    values, valid = normalise(volume)
+    ring = ring_score(values, valid, inplane_mm, contrast)
+    score = ring + canal_score(values, valid, inplane_mm) if contrast == 'T2' else ring
     hw = grid.spacing_mm[2]
-    if hw < 3.0:
-        score = ndimage.gaussian_filter1d(score, 1.5 / hw, axis=2, mode='nearest')
-    candidates = _candidates(score, inplane_mm, n_candidates, radius_mm=3.0)
-    choice = _viterbi(candidates, grid.spacing_mm, stiffness, max_slope)
-    points = []
-    values = []
-    for w, k in enumerate(choice):
-        if k < 0:
-            continue
-        u, v, s = candidates[w][k]
-        fu, fv = _refine(score, int(u), int(v), w)
-        points.append(grid.vox2world @ np.array([fu, fv, w, 1.0]))
-        values.append(s)
-    if not points:
+    sigma_w = 1.5 / hw if hw < 3.0 else 0.0
+    score = ndimage.gaussian_filter(score, (1.5 / inplane_mm, 1.5 / inplane_mm, sigma_w))
+    path = _optimal_path(score, grid.spacing_mm, stiffness, max_slope)
+    slices = np.arange(grid.shape[2])
+    values = score[path[:, 0], path[:, 1], slices]
+    covered = np.any(valid, axis=(0, 1)) & (values > -1.0)
+    if not np.any(covered):
         raise InputImageError(
             'no slice of the image could hold a cord: is it a spinal-cord image?'
         )
-    xyz = np.array(points)[:, :3]
-    confidence = np.clip(np.array(values) / FULL_CONFIDENCE_SCORE, 0.0, 1.0)
+    refined = np.array([_refine(score, u, v, w) for (u, v), w in zip(path, slices, strict=True)])
+    index = np.column_stack([refined, slices, np.ones(len(slices))])[covered]
+    xyz = (index @ grid.vox2world.T)[:, :3]
+    confidence = np.clip(values[covered] / FULL_CONFIDENCE_SCORE, 0.0, 1.0)
     order = np.argsort(xyz[:, 2])
     xyz, confidence = xyz[order], confidence[order]
     extent = _visible_extent(xyz[:, 2], confidence)

@@ -1,10 +1,15 @@
-"""Per-slice cord score: a dark ellipse inside a bright ring (T2-like), or the reverse (T1-like).
+"""Per-slice cord scores on a stack of axial-ish slices (the detector's working grid).
 
-On a working grid of axial-ish slices at about 1 mm, every pixel gets the contrast between the
-mean of an inner ellipse (the cord) and the means of four sectors of the ring around it (the
-CSF: anterior, posterior, left, right), as a ratio ``(ring - cord) / (ring + cord)`` that a
-multiplicative bias field does not change. Requiring contrast on most sides rejects edges and
-flat regions; a few cord sizes cover thoracic to cervical cords.
+Two cues, both ratios ``(a - b) / (a + b)`` that a multiplicative bias field does not change:
+
+- ``ring_score``: the cord is enclosed by CSF. From each pixel, rays in 12 directions look for
+  the brightest value (T2-like) or darkest (T1-like) between the cord's edge and the dural sac's
+  wall (elliptical search band, wider left-right); its contrast with the mean of a small ellipse
+  at the pixel is averaged over the rays, leaving out the 3 weakest (the cord may touch the canal
+  wall on one side). The cord must not be darker than a tenth of its CSF (air, cortical bone)
+  and the CSF must be among the brightest tissue of the image (T2-like).
+- ``canal_score``: the spinal canal (CSF and cord together, about 18 x 13 mm) is brighter than
+  the bone and ligaments around it on T2-like images.
 """
 
 from __future__ import annotations
@@ -13,37 +18,107 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import fft
+from scipy import fft, ndimage
 
-#: (left-right, anterior-posterior) semi-axes of the cord ellipse, in mm, one per scale.
-CORD_SEMI_AXES_MM: tuple[tuple[float, float], ...] = ((4.0, 3.0), (5.5, 4.0))
-#: Thickness of the CSF ring around the cord, in mm.
-RING_MM = 2.5
+#: (left-right, anterior-posterior) radii in mm between which rays look for the CSF.
+RAY_BAND_LR_MM = (4.0, 12.0)
+RAY_BAND_AP_MM = (3.0, 9.0)
+#: (left-right, anterior-posterior) semi-axes of the spinal canal ellipse, in mm.
+CANAL_SEMI_AXES_MM = (9.0, 6.5)
+#: Thickness of the ring of bone and ligament around the canal, in mm.
+CANAL_RING_MM = 5.0
+_EPS = 0.05
 
 
-def template_kernels(
-    semi_axes_mm: tuple[float, float], ring_mm: float, step_mm: float
+def normalise(volume: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """Intensities divided by their 99th percentile, NaN set to 0; and the coverage mask."""
+    valid = np.isfinite(volume)
+    values = np.where(valid, volume, 0.0).astype(np.float32)
+    scale = float(np.percentile(values[valid], 99)) if np.any(valid) else 1.0
+    return values / max(scale, 1e-12), valid
+
+
+def ring_score(
+    values: NDArray[np.float32],
+    valid: NDArray[np.bool_],
+    step_mm: float,
+    contrast: Literal['T2', 'T1'],
+    n_rays: int = 12,
 ) -> NDArray[np.float32]:
-    """Normalised averaging kernels of the cord ellipse and the four ring sectors.
+    """Score of "a cord enclosed by CSF" centred on each pixel.
 
     Parameters
     ----------
-    semi_axes_mm : tuple of float
-        ``(a, b)``: semi-axes of the cord ellipse along u (left-right) and v (anterior-posterior).
-    ring_mm : float
-        Thickness of the ring around the ellipse, in mm.
+    values : (nu, nv, nw) array of float32
+        Normalised intensities (:func:`normalise`); u towards R, v towards A.
+    valid : (nu, nv, nw) array of bool
+        Where the image covers the grid.
     step_mm : float
-        Pixel size of the working grid, in mm.
+        In-plane pixel size, in mm.
+    contrast : {'T2', 'T1'}
+        'T2': CSF brighter than the cord; 'T1': darker.
+    n_rays : int
+        Number of ray directions.
 
     Returns
     -------
-    (5, P, P) array of float32
-        Kernel 0 averages the ellipse; kernels 1-4 the ring sectors centred on +u, +v, -u, -v.
-        Each sums to 1.
+    (nu, nv, nw) array of float32
+        Score in [-1, 1]; -1 outside the coverage.
+    """
+    sign = 1.0 if contrast == 'T2' else -1.0
+    smooth = ndimage.gaussian_filter(values, (0.7 / step_mm, 0.7 / step_mm, 0))
+    inner = ndimage.uniform_filter(
+        smooth, size=(max(1, round(5 / step_mm)), max(1, round(3 / step_mm)), 1)
+    )
+    reach = int(np.ceil(RAY_BAND_LR_MM[1] / step_mm)) + 1
+    padded = np.pad(
+        np.where(valid, sign * smooth, np.nan),
+        ((reach, reach), (reach, reach), (0, 0)),
+        constant_values=np.nan,
+    )
+    nu, nv, _ = values.shape
+    contrasts = []
+    for angle in np.arange(n_rays) * 2 * np.pi / n_rays:
+        c, s = np.cos(angle), np.sin(angle)
+        lo = np.hypot(RAY_BAND_LR_MM[0] * c, RAY_BAND_AP_MM[0] * s)
+        hi = np.hypot(RAY_BAND_LR_MM[1] * c, RAY_BAND_AP_MM[1] * s)
+        offsets = {
+            (round(r * c / step_mm), round(r * s / step_mm))
+            for r in np.arange(lo, hi + 1e-6, step_mm)
+        }
+        extreme = np.full(values.shape, -np.inf, dtype=np.float32)
+        for du, dv in offsets:
+            np.fmax(
+                extreme,
+                padded[reach + du : reach + du + nu, reach + dv : reach + dv + nv],
+                out=extreme,
+            )
+        csf = sign * extreme
+        with np.errstate(invalid='ignore'):  # rays wholly outside the coverage: -inf / inf
+            contrasts.append(sign * (csf - inner) / (np.abs(csf) + inner + _EPS))
+    stacked = np.nan_to_num(np.stack(contrasts), nan=-1.0, neginf=-1.0, posinf=-1.0)
+    stacked.sort(axis=0)
+    score = stacked[n_rays // 4 :].mean(axis=0)
+    if contrast == 'T2':
+        csf_level = np.median(
+            np.clip(inner[None] * (1 + stacked) / (1 - stacked + 1e-3), 0, 2), axis=0
+        )
+        score *= np.clip((inner / np.maximum(csf_level, 1e-6) - 0.05) / 0.1, 0.0, 1.0)
+        score *= np.clip(csf_level, 0.0, 1.0)
+    score[~valid] = -1.0
+    return score.astype(np.float32)
+
+
+def _ellipse_kernels(
+    semi_axes_mm: tuple[float, float], ring_mm: float, step_mm: float
+) -> NDArray[np.float32]:
+    """Averaging kernels (each sums to 1) of an ellipse and of 4 sectors of the ring around it.
+
+    Returns a (5, P, P) array: the ellipse, then the sectors centred on +u, +v, -u, -v.
 
     Examples
     --------
-    >>> k = template_kernels((4.0, 3.0), 2.5, 1.0)
+    >>> k = _ellipse_kernels((4.0, 3.0), 2.5, 1.0)
     >>> k.shape, bool(np.allclose(k.sum(axis=(1, 2)), 1.0))
     ((5, 15, 15), True)
     """
@@ -54,69 +129,49 @@ def template_kernels(
     inner = (u / a) ** 2 + (v / b) ** 2 <= 1.0
     outer = (u / (a + ring_mm)) ** 2 + (v / (b + ring_mm)) ** 2 <= 1.0
     ring = outer & ~inner
-    angle = np.arctan2(v / (b + ring_mm), u / (a + ring_mm))
-    sector = np.round(angle / (np.pi / 2)).astype(int) % 4
+    sector = np.round(np.arctan2(v / (b + ring_mm), u / (a + ring_mm)) / (np.pi / 2)) % 4
     masks = [inner] + [ring & (sector == s) for s in range(4)]
     return np.stack([m / m.sum() for m in masks]).astype(np.float32)
 
 
-def _filter_slices(
-    spectrum: NDArray[np.complex64], kernel: NDArray[np.float32], padded: tuple[int, int]
+def canal_score(
+    values: NDArray[np.float32], valid: NDArray[np.bool_], step_mm: float
 ) -> NDArray[np.float32]:
-    """Correlate every slice (spectrum of the zero-padded stack) with a 2D kernel; same size."""
-    half = kernel.shape[0] // 2
-    shifted = np.zeros(padded, dtype=np.float32)
-    flipped = kernel[::-1, ::-1]
-    shifted[: kernel.shape[0], : kernel.shape[1]] = flipped
-    shifted = np.roll(shifted, (-half, -half), axis=(0, 1))
-    out = fft.irfft2(spectrum * fft.rfft2(shifted)[:, :, None], s=padded, axes=(0, 1))
-    return out.astype(np.float32)
-
-
-def cord_score(
-    volume: NDArray[np.float32], step_mm: float, contrast: Literal['T2', 'T1']
-) -> NDArray[np.float32]:
-    """Cord likelihood score of every pixel of a stack of axial-ish slices.
+    """Score of "a bright spinal canal in darker bone" centred on each pixel (T2-like images).
 
     Parameters
     ----------
-    volume : (nu, nv, nw) array of float32
-        Intensities on the working grid (u towards R, v towards A, w the slice index); NaN
-        outside the image's coverage.
+    values : (nu, nv, nw) array of float32
+        Normalised intensities (:func:`normalise`).
+    valid : (nu, nv, nw) array of bool
+        Where the image covers the grid.
     step_mm : float
         In-plane pixel size, in mm.
-    contrast : {'T2', 'T1'}
-        'T2': the cord is darker than the CSF around it (T2w, STIR, T2*w); 'T1': brighter
-        (T1w, MP2RAGE).
 
     Returns
     -------
     (nu, nv, nw) array of float32
-        Score in [-1, 1] (higher: more cord-like) of a cord centred on each pixel; -1 where the
-        template leaves the image's coverage.
+        Contrast in [-1, 1] of the canal ellipse against its surroundings, averaged over the
+        three most contrasted of four sides; 0 (no evidence) where the template leaves the
+        image's coverage.
     """
-    valid = np.isfinite(volume)
-    values = np.where(valid, volume, 0.0).astype(np.float32)
-    scale = float(np.percentile(values[valid], 99)) if np.any(valid) else 1.0
-    values /= max(scale, 1e-12)
-    eps = 0.05
-    sign = 1.0 if contrast == 'T2' else -1.0
     nu, nv, _ = values.shape
-    best = np.full(values.shape, -1.0, dtype=np.float32)
-    for semi_axes in CORD_SEMI_AXES_MM:
-        kernels = template_kernels(semi_axes, RING_MM, step_mm)
-        pad = kernels.shape[1]
-        padded = (fft.next_fast_len(nu + pad), fft.next_fast_len(nv + pad))
-        spec_values = fft.rfft2(values, s=padded, axes=(0, 1))
-        spec_valid = fft.rfft2(valid.astype(np.float32), s=padded, axes=(0, 1))
-        coverage = _filter_slices(spec_valid, kernels.sum(axis=0) / 5.0, padded)[:nu, :nv]
-        means = [_filter_slices(spec_values, k, padded)[:nu, :nv] for k in kernels]
-        cord = means[0]
-        contrasts = np.stack(
-            [sign * (ring - cord) / (ring + cord + eps) for ring in means[1:]], axis=0
-        )
-        contrasts.sort(axis=0)
-        score = 0.5 * contrasts[0] + 0.5 * contrasts[1:].mean(axis=0)
-        score[coverage < 0.95] = -1.0
-        np.maximum(best, score, out=best)
-    return best
+    kernels = _ellipse_kernels(CANAL_SEMI_AXES_MM, CANAL_RING_MM, step_mm)
+    size = kernels.shape[1]
+    shape = (fft.next_fast_len(nu + size), fft.next_fast_len(nv + size))
+    spectrum = fft.rfft2(values, s=shape, axes=(0, 1))
+    coverage_spectrum = fft.rfft2(valid.astype(np.float32), s=shape, axes=(0, 1))
+    means = []
+    for kernel in [*kernels, kernels.mean(axis=0)]:
+        centred = np.zeros(shape, dtype=np.float32)
+        centred[:size, :size] = kernel[::-1, ::-1]
+        centred = np.roll(centred, (-(size // 2), -(size // 2)), axis=(0, 1))
+        source = coverage_spectrum if len(means) == len(kernels) else spectrum
+        filtered = fft.irfft2(source * fft.rfft2(centred)[:, :, None], s=shape, axes=(0, 1))
+        means.append(filtered[:nu, :nv].astype(np.float32))
+    coverage = means.pop()
+    sides = np.stack([(means[0] - m) / (means[0] + m + _EPS) for m in means[1:]])
+    sides.sort(axis=0)
+    score = sides[1:].mean(axis=0)
+    score[coverage < 0.95] = 0.0
+    return score
