@@ -1,0 +1,196 @@
+"""The model folder: ``model.safetensors`` (weights) + ``card.json`` (what they are and how made).
+
+Loading checks, before building anything, that the card names a known architecture and a valid
+:class:`~bids_app.model.config.ModelConfig`, that the weights' sha256 matches the card, and that
+every tensor has the shape the config implies. Only safetensors are read (never a pickle).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from bids_app import __version__
+from bids_app.config import CordFrameConfig
+from bids_app.errors import ModelCardError, UsageError
+from bids_app.model.config import ModelConfig
+from bids_app.model.network import ARCHITECTURES, MultiSequenceUNet
+
+logger = logging.getLogger(__name__)
+
+CARD_NAME = 'card.json'
+WEIGHTS_NAME = 'model.safetensors'
+CARD_FORMAT = 1
+#: Card keys written by :func:`save_model_dir`; ``card_extra`` may not override them.
+RESERVED_KEYS = frozenset(
+    {
+        'format',
+        'architecture',
+        'model_config',
+        'patch_size',
+        'preprocessing',
+        'software_version',
+        'weights',
+    }
+)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open('rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_model_dir(
+    path: Path,
+    model: MultiSequenceUNet,
+    config: ModelConfig,
+    card_extra: Mapping[str, Any],
+    *,
+    dtype: torch.dtype = torch.float16,
+) -> dict[str, Any]:
+    """Write a model folder: weights (stored as ``dtype``) and the card.
+
+    Parameters
+    ----------
+    path : Path
+        Folder to create (``models/<name>/``); existing files in it are replaced.
+    model : MultiSequenceUNet
+    config : ModelConfig
+        The config ``model`` was built from.
+    card_extra : mapping
+        More card entries, e.g. ``name``, ``training`` (data summary, iterations, seed) and
+        ``validation`` (metrics); JSON-serialisable.
+    dtype : torch.dtype
+        Storage type of floating-point weights (float16 halves the file; loaded as float32).
+
+    Returns
+    -------
+    dict
+        The card as written.
+    """
+    clash = RESERVED_KEYS & set(card_extra)
+    if clash:
+        raise ValueError(f'card_extra may not set {sorted(clash)}')
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        key: (value.to(dtype) if value.is_floating_point() else value).detach().cpu().contiguous()
+        for key, value in model.state_dict().items()
+    }
+    weights = path / WEIGHTS_NAME
+    save_file(tensors, str(weights))
+    frame = CordFrameConfig()
+    card = {
+        'format': CARD_FORMAT,
+        'name': path.name,
+        **card_extra,
+        'architecture': _architecture_name(model),
+        'model_config': config.to_dict(),
+        'patch_size': list(config.patch_size),
+        'preprocessing': {
+            **asdict(frame),
+            'axes': 'LAS',
+            'intensity': 'z-score over the covered voxels of each crop, zero outside',
+        },
+        'software_version': __version__,
+        'weights': {'file': WEIGHTS_NAME, 'sha256': sha256_file(weights), 'dtype': str(dtype)},
+    }
+    (path / CARD_NAME).write_text(json.dumps(card, indent=2) + '\n')
+    logger.info('Wrote model folder %s (sha256 %s)', path, card['weights']['sha256'][:12])
+    return card
+
+
+def _architecture_name(model: MultiSequenceUNet) -> str:
+    for name, builder in ARCHITECTURES.items():
+        if type(model) is builder:
+            return name
+    raise ValueError(f'{type(model).__name__} is not in ARCHITECTURES')
+
+
+def read_card(path: Path) -> dict[str, Any]:
+    """Read and check ``card.json`` of a model folder, without touching the weights."""
+    card_path = path / CARD_NAME
+    if not path.is_dir():
+        raise ModelCardError(f'model folder {path} does not exist; give --model a model folder')
+    if not card_path.is_file():
+        raise ModelCardError(f'{card_path} is missing; a model folder needs {CARD_NAME}')
+    try:
+        card = json.loads(card_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ModelCardError(f'{card_path} is not valid JSON ({err}); restore it') from err
+    for key in ('architecture', 'model_config', 'weights'):
+        if key not in card:
+            raise ModelCardError(f'{card_path} lacks {key!r}; rewrite it with save_model_dir')
+    if card['architecture'] not in ARCHITECTURES:
+        raise ModelCardError(
+            f'{card_path}: unknown architecture {card["architecture"]!r}; known: '
+            f'{sorted(ARCHITECTURES)} (upgrade sclesion?)'
+        )
+    try:
+        ModelConfig.from_dict(card['model_config'])
+    except (UsageError, TypeError) as err:
+        raise ModelCardError(f'{card_path}: invalid model_config ({err})') from err
+    return card
+
+
+def load_model_dir(
+    path: Path, device: torch.device | str = 'cpu'
+) -> tuple[MultiSequenceUNet, dict]:
+    """Load a model folder written by :func:`save_model_dir`, after checking it.
+
+    Returns
+    -------
+    model : MultiSequenceUNet
+        Float32, on ``device``, in eval mode.
+    card : dict
+
+    Raises
+    ------
+    ModelCardError
+        Missing folder/card/weights, invalid card, unknown architecture, checksum mismatch,
+        unreadable weights, or weights that do not fit the config.
+    """
+    path = Path(path)
+    card = read_card(path)
+    config = ModelConfig.from_dict(card['model_config'])
+    weights = path / card['weights'].get('file', WEIGHTS_NAME)
+    if not weights.is_file():
+        raise ModelCardError(f'{weights} is missing; copy the weights next to {CARD_NAME}')
+    digest = sha256_file(weights)
+    if digest != card['weights'].get('sha256'):
+        raise ModelCardError(
+            f'{weights}: sha256 {digest[:12]}... does not match the card; the file is corrupted '
+            'or from another model, download or copy it again'
+        )
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError) as err:
+        raise ModelCardError(f'{weights} cannot be read ({err}); replace the file') from err
+    model = ARCHITECTURES[card['architecture']](config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = sorted(
+        k for k in set(expected) & set(tensors) if expected[k].shape != tensors[k].shape
+    )
+    if missing or unexpected or wrong:
+        first = (missing + unexpected + wrong)[0]
+        raise ModelCardError(
+            f'{weights} does not fit the card config ({len(missing)} missing, {len(unexpected)} '
+            f'unexpected, {len(wrong)} wrong-shape tensors, e.g. {first}); the card and weights '
+            'come from different models'
+        )
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+    return model.to(device).eval(), card

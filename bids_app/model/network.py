@@ -1,0 +1,208 @@
+"""The multi-sequence U-Net: one encoder per slot, fusion with mean imputation, one decoder.
+
+Tensors are in the network layout ``(B, C, z, x, y)`` (see :mod:`bids_app.model.layout`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bids_app.config import Slot
+from bids_app.model.blocks import NEGATIVE_SLOPE, ConvNormAct, Decoder, Encoder
+from bids_app.model.config import ModelConfig
+from bids_app.model.imputation import (
+    bottleneck_presence,
+    fold_fusion_weight,
+    impute_mean,
+    sample_latent_noise,
+)
+from bids_app.model.layout import xyz_to_zxy
+
+#: Number of decoder outputs used for deep supervision (the two finest levels).
+N_SUPERVISED = 2
+
+
+@dataclass
+class UNetOutput:
+    """What one forward pass returns.
+
+    Attributes
+    ----------
+    logits : list of Tensor
+        ``[(B, n_classes, z, x, y)]`` at inference; in training with deep supervision also the
+        second-finest level ``(B, n_classes, z/2, x/2, y/2)``, finest first.
+    features : Tensor, shape (B, S, C, z', x', y')
+        Bottleneck features per slot before imputation (zeros for absent slots).
+    presence : Tensor of bool, shape (B, S)
+    """
+
+    logits: list[torch.Tensor]
+    features: torch.Tensor
+    presence: torch.Tensor
+
+
+class MultiSequenceUNet(nn.Module):
+    """Encoders per slot, concatenation + one 3x3x3 fusion convolution, decoder with T2Sag skips.
+
+    Parameters
+    ----------
+    config : ModelConfig
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        strides = [xyz_to_zxy(s) for s in config.strides]
+        self.encoders = nn.ModuleDict(
+            {str(s): Encoder(config.widths, strides) for s in config.slots}
+        )
+        width = config.widths[-1]
+        self.fusion = ConvNormAct(len(config.slots) * width, width)
+        self.decoder = Decoder(config.widths, strides, config.n_classes, N_SUPERVISED)
+        for slot in config.freeze_encoders:
+            self.encoders[str(slot)].requires_grad_(False)
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        presence: torch.Tensor | None = None,
+        coverage: torch.Tensor | None = None,
+    ) -> UNetOutput:
+        """Segment a batch whose samples may have different slot sets.
+
+        Parameters
+        ----------
+        images : Tensor, shape (B, S, z, x, y)
+            Normalised crops of every model slot; absent slots' values are never read.
+        presence : Tensor of bool, shape (B, S), optional
+            Present slots per sample; default all. T2Sag must be present in every sample, and with
+            ``imputation='none'`` every slot.
+        coverage : Tensor of bool, shape (B, S, z, x, y) or (B, S, z), optional
+            Field-of-view coverage, used only with ``imputation='coverage'``.
+        """
+        n_batch, n_slots = images.shape[:2]
+        if presence is None:
+            presence = torch.ones(n_batch, n_slots, dtype=torch.bool, device=images.device)
+        presence = presence.to(images.device, torch.bool)
+        if not bool(presence[:, 0].all()):
+            raise ValueError('every sample needs its T2Sag (slot 0 of images)')
+        if self.config.imputation == 'none' and not bool(presence.all()):
+            raise ValueError(f'this model needs every one of its slots {list(self.config.slots)}')
+
+        skips, features = self._encode(images, presence)
+        if self.training and self.config.latent_noise:
+            noise = sample_latent_noise(
+                features.shape, device=features.device, dtype=features.dtype
+            )
+            features = F.leaky_relu(features + noise, NEGATIVE_SLOPE)
+        voxel_presence = presence
+        if self.config.imputation == 'coverage' and coverage is not None:
+            voxel_presence = bottleneck_presence(
+                presence, coverage.to(images.device), features.shape[3:]
+            )
+        fused = self.fusion(impute_mean(features, voxel_presence).flatten(1, 2))
+        n_outputs = N_SUPERVISED if self.training and self.config.deep_supervision else 1
+        return UNetOutput(self.decoder(fused, skips, n_outputs), features, presence)
+
+    def _encode(
+        self, images: torch.Tensor, presence: torch.Tensor
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Run each slot's encoder on the samples that have that slot, and only those."""
+        skips: list[torch.Tensor] = []
+        per_slot = []
+        for s, slot in enumerate(self.config.slots):
+            rows = presence[:, s].nonzero().squeeze(1)
+            if rows.numel() == 0:
+                per_slot.append(None)
+                continue
+            levels = self.encoders[str(slot)](images[rows, s : s + 1])
+            if s == 0:
+                skips = levels[:-1]
+            per_slot.append((rows, levels[-1]))
+        reference = per_slot[0][1]
+        stacked = []
+        for entry in per_slot:
+            full = reference.new_zeros(images.shape[0], *reference.shape[1:])
+            if entry is not None:
+                full = full.index_copy(0, entry[0], entry[1])
+            stacked.append(full)
+        return skips, torch.stack(stacked, dim=1)
+
+
+class FoldedUNet(nn.Module):
+    """Inference-only view of a mean-imputation model for one fixed set of present slots.
+
+    Shares the encoders and decoder with ``model``; its fusion convolution has the imputed slots'
+    weights folded into the present slots' (:func:`~bids_app.model.imputation.fold_fusion_weight`),
+    so absent encoders are never run and the fusion costs ``P / S`` of the full one, with the same
+    output as ``model`` up to float rounding.
+
+    Parameters
+    ----------
+    model : MultiSequenceUNet
+    slots : sequence of Slot
+        The present slots, a subset of ``model.config.slots`` that contains T2Sag.
+    """
+
+    def __init__(self, model: MultiSequenceUNet, slots: Sequence[Slot]) -> None:
+        super().__init__()
+        model_slots = model.config.slots
+        self.slots = tuple(s for s in model_slots if s in set(slots))
+        self.encoders = nn.ModuleList(model.encoders[str(s)] for s in self.slots)
+        self.decoder = model.decoder
+        present = [model_slots.index(s) for s in self.slots]
+        self.fusion = copy.deepcopy(model.fusion)
+        conv = model.fusion.conv
+        folded = fold_fusion_weight(conv.weight.detach(), present, len(model_slots))
+        self.fusion[0] = nn.Conv3d(folded.shape[1], folded.shape[0], 3, padding=1)
+        self.fusion[0].weight.data.copy_(folded)
+        self.fusion[0].bias.data.copy_(conv.bias.detach())
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits of the finest level.
+
+        Parameters
+        ----------
+        images : Tensor, shape (B, P, z, x, y)
+            Normalised crops of the present slots, in ``self.slots`` order.
+
+        Returns
+        -------
+        Tensor, shape (B, n_classes, z, x, y)
+        """
+        skips: list[torch.Tensor] = []
+        bottlenecks = []
+        for p, encoder in enumerate(self.encoders):
+            levels = encoder(images[:, p : p + 1])
+            if p == 0:
+                skips = levels[:-1]
+            bottlenecks.append(levels[-1])
+        return self.decoder(self.fusion(torch.cat(bottlenecks, dim=1)), skips, 1)[0]
+
+
+def init_encoder_from(model: MultiSequenceUNet, source: MultiSequenceUNet, slot: Slot) -> None:
+    """Copy one slot's encoder weights from ``source`` (e.g. T2Sag from a trained baseline).
+
+    Raises
+    ------
+    ValueError
+        When either model lacks the slot or their widths differ.
+    """
+    if slot not in model.config.slots or slot not in source.config.slots:
+        raise ValueError(f'both models need a {slot} encoder')
+    if model.config.widths != source.config.widths:
+        raise ValueError(f'encoder widths differ: {model.config.widths} vs {source.config.widths}')
+    model.encoders[str(slot)].load_state_dict(source.encoders[str(slot)].state_dict())
+
+
+#: Architecture names recorded in model cards, mapped explicitly to their builders.
+ARCHITECTURES: dict[str, Callable[[ModelConfig], MultiSequenceUNet]] = {
+    'multi-sequence-unet': MultiSequenceUNet,
+}
