@@ -1,0 +1,281 @@
+"""Acquisition grids of the phantom's sequences: fields of view, voxel sizes, voxel orders,
+obliquity, and the patient's pose (with a little motion) during each scan.
+
+Scanner world coordinates are NIfTI RAS+ mm with the origin near the head: the foramen magnum sits
+a few centimetres below the origin and z decreases towards the feet. Each acquisition has its own
+``body_to_world`` (subject pose times a small rigid motion), so sequences are misaligned by a few
+millimetres and degrees, as in real sessions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bids_app.config import Slot
+from bids_app.phantoms.anatomy import Anatomy, centerline_xy
+
+_AXIS_DIRECTIONS = {
+    'R': (1.0, 0.0, 0.0),
+    'L': (-1.0, 0.0, 0.0),
+    'A': (0.0, 1.0, 0.0),
+    'P': (0.0, -1.0, 0.0),
+    'S': (0.0, 0.0, 1.0),
+    'I': (0.0, 0.0, -1.0),
+}
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """One image to synthesise.
+
+    Attributes
+    ----------
+    slot : Slot
+        The sequence slot.
+    entities : dict of str to str
+        BIDS entities other than sub/ses, in file-name order (``acq``, ``run``, ``chunk``).
+    suffix : str
+        BIDS suffix.
+    shape : (int, int, int)
+        Voxel counts.
+    affine : (4, 4) float64 array
+        Voxel ``ijk`` to world ``xyz_mm`` (RAS+).
+    body_to_world : (4, 4) float64 array
+        The patient's pose during this scan: body ``xyz_mm`` to world ``xyz_mm``.
+    sidecar : dict
+        Acquisition parameters for the JSON sidecar.
+    """
+
+    slot: Slot
+    entities: dict[str, str]
+    suffix: str
+    shape: tuple[int, int, int]
+    affine: NDArray[np.float64]
+    body_to_world: NDArray[np.float64]
+    sidecar: dict = field(default_factory=dict)
+
+
+def rotation_matrix(rotvec_deg: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Rotation matrix ``(3, 3)`` of a rotation vector (axis times angle in degrees), Rodrigues.
+
+    >>> np.round(rotation_matrix(np.array([0.0, 0.0, 90.0])) @ [1, 0, 0], 6).tolist()
+    [0.0, 1.0, 0.0]
+    """
+    vec = np.radians(np.asarray(rotvec_deg, dtype=np.float64))
+    angle = float(np.linalg.norm(vec))
+    if angle == 0:
+        return np.eye(3)
+    kx, ky, kz = vec / angle
+    k = np.array([[0, -kz, ky], [kz, 0, -kx], [-ky, kx, 0]])
+    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * (k @ k)
+
+
+def rigid(rotvec_deg: NDArray[np.floating], translation_mm: NDArray[np.floating],
+          centre_mm: NDArray[np.floating]) -> NDArray[np.float64]:  # fmt: skip
+    """4x4 rigid transform: rotate about ``centre_mm``, then translate (all in mm)."""
+    out = np.eye(4)
+    rot = rotation_matrix(rotvec_deg)
+    out[:3, :3] = rot
+    out[:3, 3] = np.asarray(centre_mm) - rot @ np.asarray(centre_mm) + np.asarray(translation_mm)
+    return out
+
+
+def grid_affine(
+    axcodes: str,
+    voxel_mm: tuple[float, float, float],
+    shape: tuple[int, int, int],
+    centre_mm: NDArray[np.floating],
+    rotation: NDArray[np.floating],
+) -> NDArray[np.float64]:
+    """Voxel-to-world affine of a grid stored in a given voxel order.
+
+    Parameters
+    ----------
+    axcodes : str
+        nibabel axis codes of the voxel axes before ``rotation``, e.g. ``'PSR'``.
+    voxel_mm : (float, float, float)
+        Voxel size along each voxel axis (mm).
+    shape : (int, int, int)
+        Voxel counts.
+    centre_mm : (3,) float array
+        World position (mm) of the grid's centre.
+    rotation : (3, 3) float array
+        Obliquity applied to the axis directions.
+
+    Returns
+    -------
+    (4, 4) float64 array
+        ``ijk`` to world ``xyz_mm``.
+
+    Examples
+    --------
+    >>> aff = grid_affine('LAS', (0.5, 0.5, 5.0), (3, 3, 3), np.zeros(3), np.eye(3))
+    >>> aff[:3, 3].tolist()
+    [0.5, -0.5, -5.0]
+    """
+    cols = np.array([_AXIS_DIRECTIONS[c] for c in axcodes]).T * np.asarray(voxel_mm)
+    out = np.eye(4)
+    out[:3, :3] = np.asarray(rotation) @ cols
+    out[:3, 3] = np.asarray(centre_mm) - out[:3, :3] @ ((np.asarray(shape) - 1) / 2)
+    return out
+
+
+@dataclass(frozen=True)
+class _Spec:
+    axcodes: str
+    voxel_mm: tuple[float, float, float]
+    in_plane_fov_mm: tuple[float, float]  # full, small
+    n_slices: tuple[int, int] | None  # full, small; None: slices cover the z range
+    a_p_shift_mm: float
+
+
+_SPECS: dict[Slot, _Spec] = {
+    Slot.T2Sag: _Spec('PIR', (0.7, 0.7, 3.0), (150.0, 100.0), (15, 11), 22.0),
+    Slot.STIR: _Spec('PSR', (0.8, 0.8, 3.0), (150.0, 100.0), (13, 9), 22.0),
+    Slot.T2starAx: _Spec('LAS', (0.5, 0.5, 5.0), (128.0, 64.0), None, 10.0),
+    Slot.T2Ax: _Spec('LPI', (0.5, 0.5, 4.0), (140.0, 64.0), None, 12.0),
+    Slot.T1w: _Spec('RAS', (1.0, 1.0, 1.0), (150.0, 80.0), (48, 32), 20.0),
+    Slot.MP2RAGE: _Spec('ASL', (1.0, 1.0, 1.0), (150.0, 80.0), (48, 32), 20.0),
+}
+
+_SIDECARS: dict[Slot, dict] = {
+    Slot.T2Sag: {'RepetitionTime': 3.5, 'EchoTime': 0.1, 'FlipAngle': 150, 'EchoTrainLength': 17},
+    Slot.STIR: {'RepetitionTime': 3.8, 'EchoTime': 0.045, 'InversionTime': 0.16, 'FlipAngle': 150},
+    Slot.T2starAx: {'RepetitionTime': 0.65, 'EchoTime': 0.018, 'FlipAngle': 30},
+    Slot.T2Ax: {'RepetitionTime': 4.2, 'EchoTime': 0.095, 'FlipAngle': 150},
+    Slot.T1w: {'RepetitionTime': 2.0, 'EchoTime': 0.0031, 'InversionTime': 0.9, 'FlipAngle': 9},
+    Slot.MP2RAGE: {'RepetitionTime': 5.0, 'EchoTime': 0.0029, 'FlipAngle': 4},
+}
+
+#: Voxel orders of the slots; they all differ, as across a real protocol.
+AXCODES: dict[Slot, str] = {slot: spec.axcodes for slot, spec in _SPECS.items()}
+
+
+def draw_pose(rng: np.random.Generator) -> NDArray[np.float64]:
+    """The subject's body-to-world pose on the table: foramen magnum near world z = -25 mm."""
+    return rigid(
+        rng.normal(0.0, 1.5, 3),
+        np.array([rng.uniform(-5, 5), rng.uniform(-45, -25), rng.uniform(-40, -10)]),
+        np.zeros(3),
+    )
+
+
+def _z_ranges(anatomy: Anatomy, slot: Slot, small: bool, rng: np.random.Generator) -> list:
+    """Body z ranges (top, bottom) in mm of the slabs of one sequence, upper slab first."""
+    top_cerv = anatomy.cord_top_mm + rng.uniform(25.0, 45.0)
+    t2_bottom = anatomy.level_z('T2', 'bottom') - rng.uniform(0.0, 10.0)
+    if slot == Slot.T2Sag:
+        if small:
+            return [(top_cerv, t2_bottom)]
+        upper_bottom = anatomy.level_z('T3', 'bottom') - rng.uniform(0.0, 10.0)
+        lower_top = upper_bottom + rng.uniform(36.0, 54.0)
+        return [(top_cerv, upper_bottom), (lower_top, anatomy.conus_mm - rng.uniform(45.0, 70.0))]
+    if slot == Slot.T2starAx:
+        top, bottom = anatomy.level_z('C1', 'top'), anatomy.level_z('C7', 'bottom')
+        split = anatomy.level_z('C4', 'top') + rng.uniform(-8.0, 8.0)
+        step = _SPECS[slot].voxel_mm[2]
+        upper_bottom = top - step * math.ceil((top - split) / step)
+        return [(top, upper_bottom), (upper_bottom + rng.uniform(-4.0, 4.0), bottom)]
+    if slot == Slot.T2Ax:
+        return [(anatomy.level_z('C1', 'top'), anatomy.level_z('C7', 'bottom'))]
+    return [(top_cerv, t2_bottom)]
+
+
+def plan_acquisitions(
+    anatomy: Anatomy,
+    slot: Slot,
+    pose: NDArray[np.float64],
+    rng: np.random.Generator,
+    *,
+    small: bool = False,
+    run: int | None = None,
+    field_strength: float = 3.0,
+) -> list[Acquisition]:
+    """The images of one sequence (one per slab) for one subject and session.
+
+    Parameters
+    ----------
+    anatomy : Anatomy
+        The body.
+    slot : Slot
+        Which sequence.
+    pose : (4, 4) float64 array
+        The subject's body-to-world pose (see :func:`draw_pose`).
+    rng : numpy.random.Generator
+        Source of field-of-view jitter, obliquity and motion.
+    small : bool
+        Smaller fields of view and a single sagittal T2w slab (cervical only).
+    run : int or None
+        Value of the ``run`` entity, when this sequence was repeated.
+    field_strength : float
+        ``MagneticFieldStrength`` (T) for the sidecars.
+
+    Returns
+    -------
+    list of Acquisition
+        One per slab, upper slab first; slabs carry ``chunk`` entities when there are several.
+    """
+    spec = _SPECS[slot]
+    fov = spec.in_plane_fov_mm[1 if small else 0]
+    ranges = _z_ranges(anatomy, slot, small, rng)
+    motion_rot, motion_shift = rng.normal(0.0, 1.0, 3), rng.normal(0.0, 1.5, 3)
+    oblique = slot == Slot.T2starAx or rng.random() < 0.4
+    sag = spec.axcodes.find('R') if 'R' in spec.axcodes else spec.axcodes.find('L')
+    out = []
+    for k, (top, bottom) in enumerate(ranges, start=1):
+        z_mid = (top + bottom) / 2
+        c = centerline_xy(anatomy, np.array([z_mid]))[0]
+        centre_body = np.array([c[0] + rng.uniform(-2, 2), c[1] + spec.a_p_shift_mm, z_mid])
+        centre = (pose @ np.append(centre_body, 1.0))[:3]
+        tilt = rng.uniform(2.0, 6.0) * np.array([rng.choice([-1, 1]), rng.uniform(-0.4, 0.4), 0])
+        rot = rotation_matrix(tilt if oblique else np.zeros(3))
+        extent = {'L': None, 'A': fov, 'S': top - bottom}
+        shape = []
+        for axis, code in enumerate(spec.axcodes):
+            key = {'R': 'L', 'L': 'L', 'A': 'A', 'P': 'A', 'S': 'S', 'I': 'S'}[code]
+            if spec.n_slices is not None and axis == sag:
+                shape.append(spec.n_slices[1 if small else 0])
+            elif key == 'L':
+                shape.append(round(fov / spec.voxel_mm[axis]))
+            else:
+                shape.append(math.ceil(extent[key] / spec.voxel_mm[axis] - 1e-6))
+        if slot in (Slot.T2starAx, Slot.T2Ax):
+            # Axial slabs are placed from their top slice down.
+            n = shape[2]
+            centre = (
+                pose @ np.append([*centre_body[:2], top - spec.voxel_mm[2] * (n - 1) / 2], 1)
+            )[:3]
+        affine = grid_affine(spec.axcodes, spec.voxel_mm, tuple(shape), centre, rot)
+        chunk_motion = motion_rot + rng.normal(0, 0.2, 3), motion_shift + rng.normal(0, 0.3, 3)
+        body_to_world = rigid(*chunk_motion, centre) @ pose
+        entities = {'acq': {Slot.T2Sag: 'sag', Slot.STIR: 'sagstir'}.get(slot, 'ax')}
+        if slot in (Slot.T1w, Slot.MP2RAGE):
+            entities = {}
+        if run is not None:
+            entities['run'] = str(run)
+        if len(ranges) > 1:
+            entities['chunk'] = str(k)
+        sidecar = {
+            'MagneticFieldStrength': field_strength,
+            'Manufacturer': 'sclesion-phantoms',
+            **_SIDECARS[slot],
+            'SliceThickness': max(spec.voxel_mm),
+        }
+        out.append(
+            Acquisition(
+                slot=slot,
+                entities=entities,
+                suffix={Slot.T2starAx: 'T2starw', Slot.T1w: 'T1w', Slot.MP2RAGE: 'UNIT1'}.get(
+                    slot, 'T2w'
+                ),
+                shape=(int(shape[0]), int(shape[1]), int(shape[2])),
+                affine=affine,
+                body_to_world=body_to_world,
+                sidecar=sidecar,
+            )
+        )
+    return out

@@ -1,0 +1,139 @@
+"""What each sequence makes of each tissue: intensities, lesion conspicuity, bias field, noise.
+
+Intensities are relative (CSF on T2w = 1) and become scanner-like integers through ``scale``.
+Orderings follow the usual clinical appearance: on T2w and STIR, CSF is bright and the cord dark;
+STIR suppresses fat and marrow; T2*w shows the butterfly grey matter brighter than white matter;
+on T1w and the MP2RAGE uniform image (UNIT1) CSF is dark and the cord brighter. Lesions are bright
+on T2w, STIR and T2*w, iso- to hypo-intense on T1w and UNIT1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bids_app.config import Slot
+from bids_app.phantoms.anatomy import Tissue
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """How one sequence renders the phantom.
+
+    Attributes
+    ----------
+    suffix : str
+        BIDS suffix of the images (``T2w``, ``T2starw``, ``T1w``, ``UNIT1``).
+    tissue : dict of Tissue to float
+        Relative intensity of each tissue class.
+    lesion : float
+        Relative intensity of a fully conspicuous lesion.
+    conspicuity : (float, float)
+        A lesion of strength ``s`` (0..1) shows at ``c0 + c1 * s`` of the way from white matter
+        to ``lesion``.
+    scale : float
+        Integer value of relative intensity 1.
+    snr : float
+        ``scale / noise sigma``.
+    bias : float
+        Amplitude of the smooth multiplicative bias field (log units); 0 for none.
+    """
+
+    suffix: str
+    tissue: dict[Tissue, float]
+    lesion: float
+    conspicuity: tuple[float, float]
+    scale: float
+    snr: float
+    bias: float
+
+    def table(self) -> NDArray[np.float32]:
+        """Relative intensities indexed by tissue value, shape ``(len(Tissue),)``."""
+        return np.array([self.tissue.get(t, 0.0) for t in Tissue], dtype=np.float32)
+
+    def lesion_values(self, strengths: NDArray[np.floating]) -> NDArray[np.float32]:
+        """Relative intensity of lesions of the given strengths, shape ``(L,)``."""
+        c = np.clip(self.conspicuity[0] + self.conspicuity[1] * np.asarray(strengths), 0, 1)
+        wm = self.tissue[Tissue.WM]
+        return (wm + c * (self.lesion - wm)).astype(np.float32)
+
+
+_T = Tissue
+_T2W = {
+    _T.FAT: 0.75, _T.MUSCLE: 0.22, _T.VISCERA: 0.35, _T.LUNG: 0.03, _T.CORTEX: 0.05,
+    _T.MARROW: 0.45, _T.DISC: 0.65, _T.CSF: 1.0, _T.WM: 0.3, _T.GM: 0.34, _T.BRAIN: 0.45,
+    _T.BRAINSTEM: 0.33,
+}  # fmt: skip
+_STIR = {
+    **_T2W, _T.FAT: 0.06, _T.MARROW: 0.1, _T.MUSCLE: 0.25, _T.DISC: 0.7, _T.WM: 0.32, _T.GM: 0.38,
+}  # fmt: skip
+_T2STAR = {
+    _T.FAT: 0.55, _T.MUSCLE: 0.25, _T.VISCERA: 0.3, _T.LUNG: 0.02, _T.CORTEX: 0.03,
+    _T.MARROW: 0.2, _T.DISC: 0.5, _T.CSF: 0.95, _T.WM: 0.32, _T.GM: 0.58, _T.BRAIN: 0.5,
+    _T.BRAINSTEM: 0.38,
+}  # fmt: skip
+_T1W = {
+    _T.FAT: 1.0, _T.MUSCLE: 0.42, _T.VISCERA: 0.45, _T.LUNG: 0.03, _T.CORTEX: 0.05,
+    _T.MARROW: 0.8, _T.DISC: 0.38, _T.CSF: 0.12, _T.WM: 0.7, _T.GM: 0.62, _T.BRAIN: 0.6,
+    _T.BRAINSTEM: 0.66,
+}  # fmt: skip
+_UNIT1 = {
+    _T.FAT: 0.85, _T.MUSCLE: 0.45, _T.VISCERA: 0.5, _T.LUNG: 0.1, _T.CORTEX: 0.1,
+    _T.MARROW: 0.7, _T.DISC: 0.4, _T.CSF: 0.1, _T.WM: 0.78, _T.GM: 0.6, _T.BRAIN: 0.6,
+    _T.BRAINSTEM: 0.72,
+}  # fmt: skip
+
+#: The contrast of each slot.
+CONTRASTS: dict[Slot, Contrast] = {
+    Slot.T2Sag: Contrast('T2w', _T2W, 0.8, (0.0, 1.0), 1000.0, 28.0, 0.25),
+    Slot.STIR: Contrast('T2w', _STIR, 0.95, (0.65, 0.35), 800.0, 16.0, 0.25),
+    Slot.T2starAx: Contrast('T2starw', _T2STAR, 0.85, (0.6, 0.4), 900.0, 22.0, 0.2),
+    Slot.T2Ax: Contrast('T2w', _T2W, 0.85, (0.4, 0.6), 1000.0, 24.0, 0.2),
+    Slot.T1w: Contrast('T1w', _T1W, 0.4, (0.0, 1.0), 700.0, 30.0, 0.2),
+    Slot.MP2RAGE: Contrast('UNIT1', _UNIT1, 0.45, (0.3, 0.7), 4000.0, 40.0, 0.0),
+}
+
+
+def bias_field(
+    xyz_mm: NDArray[np.floating], y_back_mm: float, amplitude: float, rng: np.random.Generator
+) -> NDArray[np.float32]:
+    """Smooth multiplicative receive field: a random quadratic in log space times a spine-coil
+    profile that is strongest at the back.
+
+    Parameters
+    ----------
+    xyz_mm : (N, 3) float array
+        Body coordinates (mm) of the voxel centres.
+    y_back_mm : float
+        Body y (mm) of the posterior skin over the cord, where the spine coil sits.
+    amplitude : float
+        Standard deviation of the log-field coefficients; 0 gives a field of ones.
+    rng : numpy.random.Generator
+        Source of the field's coefficients.
+
+    Returns
+    -------
+    (N,) float32 array
+        The multiplicative field (mean about 1).
+    """
+    if amplitude == 0:
+        return np.ones(len(xyz_mm), dtype=np.float32)
+    q = (np.asarray(xyz_mm, dtype=np.float32) - np.mean(xyz_mm, axis=0)) / 150.0
+    terms = [q[:, 0], q[:, 1], q[:, 2], q[:, 0] ** 2, q[:, 2] ** 2, q[:, 0] * q[:, 2]]
+    log_field = sum(
+        c * t for c, t in zip(rng.normal(0, amplitude, len(terms)), terms, strict=True)
+    )
+    depth = np.clip(np.asarray(xyz_mm[:, 1], dtype=np.float32) - y_back_mm, 0, None)
+    coil = 0.75 + 0.5 * np.exp(-depth / 70.0)
+    return (np.exp(log_field) * coil).astype(np.float32)
+
+
+def add_rician_noise(
+    signal: NDArray[np.floating], sigma: float, rng: np.random.Generator
+) -> NDArray[np.float32]:
+    """Magnitude of the signal plus complex Gaussian noise of standard deviation ``sigma``."""
+    real = signal + rng.normal(0.0, sigma, signal.shape)
+    imag = rng.normal(0.0, sigma, signal.shape)
+    return np.hypot(real, imag).astype(np.float32)

@@ -1,0 +1,248 @@
+"""Tests of the synthetic spine phantoms: geometry, contrasts, truth and the BIDS dataset."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from bids import BIDSLayout
+from scipy import ndimage
+
+from bids_app.config import SLOTS, Slot
+from bids_app.phantoms import (
+    AVAILABILITY,
+    PhantomImage,
+    PhantomSubject,
+    draw_protocol,
+    make_subject,
+    subject_seed,
+    write_dataset,
+)
+from bids_app.phantoms.anatomy import Tissue, draw_anatomy, tissue_at
+from bids_app.phantoms.cli import main
+from bids_app.phantoms.lesions import draw_lesions
+from bids_app.phantoms.render import voxel_centres
+
+VALIDATOR = Path(sys.executable).parent / 'bids-validator-deno'
+
+
+@pytest.fixture(scope='module')
+def small_subject() -> PhantomSubject:
+    """A small subject with all six sequences."""
+    return make_subject(subject_seed(11, 0), small=True, slots=SLOTS)
+
+
+@pytest.fixture(scope='module')
+def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two small subjects, two sessions each, written to disk."""
+    root = tmp_path_factory.mktemp('phantoms') / 'bids'
+    write_dataset(root, 2, seed=3, small=True, sessions=2)
+    return root
+
+
+def _tissue_of_voxels(subject: PhantomSubject, image: PhantomImage) -> np.ndarray:
+    vox2body = np.linalg.inv(image.body_to_world) @ image.affine
+    xyz = voxel_centres(image.data.shape, vox2body)
+    return tissue_at(subject.anatomy, xyz).reshape(image.data.shape)
+
+
+def _world_z_range(image: PhantomImage) -> tuple[float, float]:
+    """Lowest and highest world z (mm) of the image's field of view."""
+    corners = np.array(np.meshgrid(*[[-0.5, n - 0.5] for n in image.data.shape])).reshape(3, -1)
+    z = (image.affine[:3, :3] @ corners + image.affine[:3, 3:])[2]
+    return float(z.min()), float(z.max())
+
+
+def test_same_seed_same_bytes_and_seeds_are_independent() -> None:
+    first = make_subject(subject_seed(5, 2), small=True, slots=[Slot.T2Sag])
+    again = make_subject(subject_seed(5, 2), small=True, slots=[Slot.T2Sag])
+    other = make_subject(subject_seed(5, 3), small=True, slots=[Slot.T2Sag])
+    (stem,) = first.images
+    assert first.images[stem].data.tobytes() == again.images[stem].data.tobytes()
+    assert first.images[stem].lesion_mask.tobytes() == again.images[stem].lesion_mask.tobytes()
+    assert first.images[stem].data.tobytes() != other.images[stem].data.tobytes()
+    # Subject k's seed does not depend on how many subjects the dataset has.
+    assert subject_seed(5, 2).generate_state(4).tolist() == (
+        np.random.SeedSequence(5).spawn(4)[2].generate_state(4).tolist()
+    )
+
+
+def test_availability_frequencies_match_the_paper() -> None:
+    n = 3000
+    protocols = [draw_protocol(subject_seed(0, k)) for k in range(n)]
+    for slot, p in AVAILABILITY.items():
+        freq = np.mean([slot in proto.slots for proto in protocols])
+        # Binomial sd is at most 0.009 for n = 3000: a tolerance of 0.035 is about 4 sd.
+        assert abs(freq - p) < 0.035, (slot, freq, p)
+    repeated = np.mean([proto.repeated is not None for proto in protocols])
+    # P(at least one slot besides T2Sag) = 1 - 0.45*0.52*0.79*0.74*0.85 = 0.884, times 0.1.
+    assert abs(repeated - 0.0884) < 0.02
+    assert all(proto.repeated != Slot.T2Sag for proto in protocols)
+    forced = draw_protocol(subject_seed(0, 0), slots=[Slot.T1w])
+    assert forced.slots == (Slot.T2Sag, Slot.T1w)
+
+
+def test_lesion_sizes_within_ranges() -> None:
+    anatomy = draw_anatomy(np.random.default_rng(0))
+    counts = []
+    for k in range(200):
+        lesions = draw_lesions(np.random.default_rng(k), anatomy, (-100.0, 0.0))
+        counts.append(len(lesions))
+        for lesion in lesions:
+            assert 3.0 <= lesion.length_mm <= 30.0
+            assert 2.0 <= lesion.diameter_mm <= 7.0
+    assert min(counts) == 0
+    assert max(counts) == 8
+
+
+def test_lesions_inside_cord_and_short_along_z(small_subject: PhantomSubject) -> None:
+    assert small_subject.lesions, 'seed 11 should give this subject lesions'
+    for image in small_subject.images.values():
+        assert not np.any(image.lesion_mask & (1 - image.cord_mask)), image.stem
+    # On the 1 mm isotropic T1w, each lesion's world z extent is at most 30 mm (+1 voxel).
+    (t1,) = (im for im in small_subject.images.values() if im.slot == Slot.T1w)
+    labelled, n = ndimage.label(t1.lesion_mask)
+    assert n >= 1
+    zs = (t1.affine @ np.vstack([np.argwhere(labelled > 0).T, np.ones((labelled > 0).sum())]))[2]
+    ids = labelled[labelled > 0]
+    for k in range(1, n + 1):
+        assert np.ptp(zs[ids == k]) <= 31.0
+
+
+def test_cord_mask_centroid_follows_true_centreline(small_subject: PhantomSubject) -> None:
+    axial = [im for im in small_subject.images.values() if im.slot in (Slot.T2starAx, Slot.T2Ax)]
+    assert len(axial) == 3
+    for image in axial:
+        errors = []
+        for k in range(image.data.shape[2]):
+            ij = np.argwhere(image.cord_mask[:, :, k] > 0)
+            if len(ij) < 20:
+                continue
+            world = image.affine @ np.array([*ij.mean(axis=0), k, 1.0])
+            truth = image.centerline_at(np.array([world[2]]))[0]
+            errors.append(np.hypot(*(world[:2] - truth)))
+        assert len(errors) > 10
+        # Within one in-plane voxel (0.5 mm).
+        assert max(errors) < 0.5, (image.stem, max(errors))
+
+
+def test_orientations_differ_and_some_affines_are_oblique(small_subject: PhantomSubject) -> None:
+    codes = {im.slot: ''.join(nib.aff2axcodes(im.affine)) for im in small_subject.images.values()}
+    assert len(set(codes.values())) == 6
+    assert codes[Slot.T2Sag] == 'PIR'
+    assert codes[Slot.T1w] == 'RAS'
+    obliquity = {
+        im.stem: np.degrees(nib.affines.obliquity(im.affine)).max()
+        for im in small_subject.images.values()
+    }
+    star = [v for stem, v in obliquity.items() if 'T2starw' in stem]
+    assert all(1.5 < v < 8.0 for v in star)
+    assert max(obliquity.values()) < 8.0
+    # Scanner-like world: the cord runs downwards from a few cm below the origin.
+    (sag,) = (im for im in small_subject.images.values() if im.slot == Slot.T2Sag)
+    bottom, top = _world_z_range(sag)
+    assert -10 < top < 80
+    assert bottom < -150
+
+
+def test_contrasts_are_ordered(small_subject: PhantomSubject) -> None:
+    for image in small_subject.images.values():
+        tissue = _tissue_of_voxels(small_subject, image)
+        data = image.data.astype(float)
+        mean = {t: data[tissue == t].mean() for t in (Tissue.CSF, Tissue.WM, Tissue.FAT)
+                if (tissue == t).any()}  # fmt: skip
+        if image.slot in (Slot.T1w, Slot.MP2RAGE):
+            assert mean[Tissue.WM] > 2 * mean[Tissue.CSF], image.stem
+        else:
+            assert mean[Tissue.CSF] > 2 * mean[Tissue.WM], image.stem
+        if image.slot == Slot.STIR:
+            assert mean[Tissue.FAT] < 0.5 * mean[Tissue.WM]
+        elif image.slot in (Slot.T2Sag, Slot.T1w):
+            assert mean[Tissue.FAT] > mean[Tissue.WM]
+        if image.slot == Slot.T2starAx:
+            assert data[tissue == Tissue.GM].mean() > 1.3 * mean[Tissue.WM]
+        lesion = image.lesion_mask > 0
+        if lesion.sum() > 10:
+            normal = (image.cord_mask > 0) & ~ndimage.binary_dilation(lesion, iterations=2)
+            if image.slot in (Slot.T1w, Slot.MP2RAGE):
+                assert data[lesion].mean() <= data[normal].mean() * 1.05, image.stem
+            else:
+                assert data[lesion].mean() > data[normal].mean() * 1.1, image.stem
+
+
+def test_chunks_overlap_as_specified(small_subject: PhantomSubject) -> None:
+    star = sorted(
+        (im for im in small_subject.images.values() if im.slot == Slot.T2starAx),
+        key=lambda im: im.stem,
+    )
+    (upper_bottom, _), (_, lower_top) = _world_z_range(star[0]), _world_z_range(star[1])
+    assert -8.0 < lower_top - upper_bottom < 8.0  # a small gap or a small overlap
+    full = make_subject(subject_seed(11, 0), slots=[Slot.T2Sag])
+    upper, lower = (full.images[s] for s in sorted(full.images))
+    assert upper.stem.endswith('_acq-sag_chunk-1_T2w')
+    (upper_bottom, _), (lower_bottom, lower_top) = _world_z_range(upper), _world_z_range(lower)
+    assert 30.0 <= lower_top - upper_bottom <= 60.0
+    # The lower slab reaches below the conus; the cord is about 450 mm long.
+    conus = full.images[lower.stem].centerline_world_mm[0, 2]
+    assert lower_bottom < conus
+    cord = full.images[upper.stem].centerline_world_mm
+    assert 400 < np.ptp(cord[:, 2]) < 520
+
+
+def test_written_dataset_is_valid_bids(small_dataset: Path) -> None:
+    layout = BIDSLayout(small_dataset, validate=True)
+    assert layout.get_subjects() == ['001', '002']
+    assert layout.get_sessions() == ['01', '02']
+    sag = layout.get(
+        subject='001', session='01', acquisition='sag', suffix='T2w', extension='.nii.gz'
+    )
+    assert len(sag) == 1
+    assert 'chunk' not in sag[0].entities  # small subjects have a single slab
+    assert sag[0].get_metadata()['MagneticFieldStrength'] in (1.5, 3.0)
+    participants = (small_dataset / 'participants.tsv').read_text().splitlines()
+    assert participants[0].split('\t') == ['participant_id', 'age', 'sex', 'site']
+    assert len(participants) == 3
+    labels = small_dataset / 'derivatives' / 'labels'
+    description = json.loads((labels / 'dataset_description.json').read_text())
+    assert description['DatasetType'] == 'derivative'
+    for image in layout.get(extension='.nii.gz', suffix=['T2w', 'T2starw', 'T1w', 'UNIT1']):
+        source = nib.load(image.path)
+        stem = image.filename.removesuffix('.nii.gz')
+        rel = Path(image.path).parent.relative_to(small_dataset)
+        wanted = ['SC', 'lesion'] if image.entities.get('acquisition') == 'sag' else ['SC']
+        for name in wanted:
+            label = nib.load(labels / rel / f'{stem}_label-{name}_seg.nii.gz')
+            assert label.shape == source.shape
+            assert np.allclose(label.affine, source.affine)
+            assert label.get_data_dtype() == np.uint8
+            assert set(np.unique(np.asarray(label.dataobj))) <= {0, 1}
+
+
+@pytest.mark.skipif(not VALIDATOR.exists(), reason='bids-validator-deno is not installed')
+def test_schema_validator_finds_no_error(small_dataset: Path) -> None:
+    result = subprocess.run(
+        [str(VALIDATOR), str(small_dataset), '--format', 'json'],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    issues = json.loads(result.stdout)['issues']['issues']
+    errors = [issue for issue in issues if issue.get('severity') == 'error']
+    assert errors == []
+
+
+def test_cli_writes_and_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    out = tmp_path / 'ds'
+    assert main([str(out), '--n-subjects', '1', '--seed', '2', '--small']) == 0
+    assert (out / 'sub-001' / 'anat' / 'sub-001_acq-sag_T2w.nii.gz').is_file()
+    assert main([str(out), '--small']) == 2
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / 'other'), '--n-subjects', '0'])
+    shutil.rmtree(out)
