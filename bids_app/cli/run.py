@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from bids_app import __version__
 from bids_app.cli.parser import build_parser
+from bids_app.cli.workflow import run_participant
 from bids_app.config import RunConfig, Slot
 from bids_app.discovery import Unit, discover, format_table
 from bids_app.errors import SclesionError, UsageError
@@ -119,7 +121,7 @@ def discover_units(config: RunConfig) -> list[Unit]:
     )
 
 
-def run(config: RunConfig, *, dry_run: bool) -> int:
+def run(config: RunConfig, *, dry_run: bool, verbosity: int = 0) -> int:
     """Run the requested analysis levels; return the exit code."""
     units = discover_units(config)
     runnable = [u for u in units if u.runnable]
@@ -134,13 +136,26 @@ def run(config: RunConfig, *, dry_run: bool) -> int:
         return EXIT_USAGE
     if dry_run:
         return EXIT_OK
-    logger.error(
-        'the %s level is not implemented yet in sclesion %s: only discovery runs '
-        '(use --dry-run to see what was found)',
-        ' and '.join(config.analysis_levels),
-        __version__,
+    unknown = [level for level in config.analysis_levels if level != 'participant']
+    if unknown:
+        logger.error(
+            'the %s level is not implemented yet in sclesion %s (participant is)',
+            ' and '.join(unknown),
+            __version__,
+        )
+        return EXIT_USAGE
+    return report_outcomes(run_participant(units, config, verbosity))
+
+
+def report_outcomes(outcomes: dict[str, str | None]) -> int:
+    """Log one line per failed unit and a summary; exit 1 if any failed."""
+    failed = {name: why for name, why in outcomes.items() if why}
+    for name, why in failed.items():
+        logger.error('%s failed: %s', name, why)
+    logger.log(
+        25, '%d of %d subject/session(s) finished', len(outcomes) - len(failed), len(outcomes)
     )
-    return EXIT_USAGE
+    return EXIT_SUBJECT_FAILED if failed else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         config = build_config(args, argv)
-        return run(config, dry_run=args.dry_run)
+        os.environ.setdefault('NIPYPE_NO_ET', '1')  # no version check over the network
+        return run(config, dry_run=args.dry_run, verbosity=args.verbose)
     except SclesionError as exc:
         logger.debug('traceback', exc_info=True)
         logger.error('%s', exc)

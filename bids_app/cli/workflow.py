@@ -1,0 +1,182 @@
+"""Turn the run configuration into Nipype workflows, run them, and report each unit's fate."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import tomli_w
+import yaml
+
+from bids_app.config import RunConfig
+from bids_app.derivatives import centerline_name, ensure_dataset_description, unit_folder
+from bids_app.discovery import Unit
+from bids_app.errors import MissingDependencyError, SclesionError
+from bids_app.interfaces.sct import available_sct_command
+from bids_app.labels import find_cord_mask
+from bids_app.workflows.base import UnitPlan, init_sclesion_wf
+
+logger = logging.getLogger(__name__)
+
+_ERROR_LINE = re.compile(r'^(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$')
+
+
+def sct_provider(config: RunConfig) -> str | None:
+    """The SCT command to use, or None; ``--centerline sct`` without SCT is exit 127."""
+    command = available_sct_command() if config.centerline in ('auto', 'sct') else None
+    if config.centerline == 'sct' and command is None:
+        raise MissingDependencyError(
+            '--centerline sct needs the Spinal Cord Toolbox on PATH (sct_deepseg or '
+            'sct_deepseg_sc); install it, use the container, or choose --centerline builtin'
+        )
+    return command
+
+
+def plan_unit(unit: Unit, config: RunConfig, sct_command: str | None) -> UnitPlan:
+    """Choose each slot's centreline provider: masks given, else SCT, else built-in."""
+    providers, masks = {}, {}
+    for slot, files in unit.slots.items():
+        found = [
+            find_cord_mask(f, config.bids_dir, config.cord_masks) if config.cord_masks else None
+            for f in files
+        ]
+        have_masks = all(found)
+        if config.centerline == 'masks' and not have_masks:
+            missing = ', '.join(f.name for f, m in zip(files, found, strict=True) if m is None)
+            raise SclesionError(
+                f'no cord mask for {missing} in {config.cord_masks or "(no --cord-masks given)"}; '
+                'add <source>_label-SC_seg.nii.gz or use --centerline auto'
+            )
+        if have_masks and config.centerline in ('auto', 'masks'):
+            providers[slot], masks[slot] = 'masks', [Path(m) for m in found]
+        elif sct_command and config.centerline in ('auto', 'sct'):
+            providers[slot] = sct_command
+        else:
+            providers[slot] = 'builtin'
+    return UnitPlan(unit=unit, providers=providers, masks=masks)
+
+
+def _plugin_settings(config: RunConfig) -> dict:
+    if config.use_plugin:
+        settings = yaml.safe_load(config.use_plugin.read_text()) or {}
+        return {
+            'plugin': settings.get('plugin', 'MultiProc'),
+            'plugin_args': settings.get('plugin_args', {}),
+        }
+    if config.nprocs == 1:
+        return {'plugin': 'Linear'}
+    args = {'n_procs': config.nprocs, 'raise_insufficient': False}
+    if config.mem_gb:
+        args['memory_gb'] = config.mem_gb
+    return {'plugin': 'MultiProc', 'plugin_args': args}
+
+
+def _configure_nipype(config: RunConfig, verbosity: int) -> None:
+    from nipype import config as nipype_config
+    from nipype import logging as nipype_logging
+
+    nipype_config.update_config(
+        {
+            'execution': {
+                'crashfile_format': 'txt',
+                'stop_on_first_crash': config.stop_on_first_crash,
+                'remove_unnecessary_outputs': False,
+                'check_version': False,
+                'create_report': False,
+            },
+            'monitoring': {'enabled': config.resource_monitor},
+        }
+    )
+    level = logging.INFO if verbosity >= 2 else logging.WARNING
+    for name in ('nipype.workflow', 'nipype.interface', 'nipype.utils'):
+        nipype_logging.getLogger(name).setLevel(level)
+
+
+def crash_reason(crash_file: Path) -> str:
+    """The last exception line of a Nipype crash file, for a one-line failure report."""
+    reason = ''
+    for line in crash_file.read_text(errors='replace').splitlines():
+        match = _ERROR_LINE.match(line.strip())
+        if match:
+            reason = f'{match.group(1)}: {match.group(2)}'
+    return reason or f'see {crash_file}'
+
+
+def _unit_log_dir(plan: UnitPlan, config: RunConfig) -> Path:
+    folder = unit_folder(plan.unit.subject, plan.unit.session).parent
+    return config.output_dir / folder / 'log' / config.run_uuid
+
+
+def _expected_output(plan: UnitPlan, config: RunConfig) -> Path:
+    from bids_app.config import Slot
+
+    folder = config.output_dir / unit_folder(plan.unit.subject, plan.unit.session)
+    return folder / centerline_name(plan.unit.slots[Slot.T2Sag][0])
+
+
+def unit_outcomes(plans: Sequence[UnitPlan], config: RunConfig) -> dict[str, str | None]:
+    """Unit name -> None when it finished, else why it did not."""
+    outcomes: dict[str, str | None] = {}
+    for plan in plans:
+        crashes = sorted(_unit_log_dir(plan, config).glob('crash-*.txt'))
+        if crashes:
+            outcomes[plan.unit.name] = crash_reason(crashes[0])
+        elif not _expected_output(plan, config).exists():
+            outcomes[plan.unit.name] = 'did not run (an earlier failure stopped the run)'
+        else:
+            outcomes[plan.unit.name] = None
+    return outcomes
+
+
+def write_settings(plans: Sequence[UnitPlan], config: RunConfig) -> None:
+    """``sclesion.toml`` of this run in each unit's log folder and in the work folder."""
+    content = tomli_w.dumps(config.to_dict())
+    for path in [config.work_dir / config.run_uuid / 'config.toml'] + [
+        _unit_log_dir(plan, config) / 'sclesion.toml' for plan in plans
+    ]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+
+
+def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0) -> dict:
+    """Run the participant level on every runnable unit; return unit name -> failure or None."""
+    sct_command = sct_provider(config)
+    outcomes: dict[str, str | None] = {u.name: u.error for u in units if u.error}
+    plans = []
+    for unit in (u for u in units if u.runnable):
+        try:
+            plans.append(plan_unit(unit, config, sct_command))
+        except SclesionError as exc:
+            outcomes[unit.name] = str(exc)
+    if not plans:
+        return outcomes
+    if config.clean_workdir and config.work_dir.exists():
+        shutil.rmtree(config.work_dir)
+    ensure_dataset_description(config.output_dir, config.bids_dir)
+    write_settings(plans, config)
+    _configure_nipype(config, verbosity)
+    workflow = init_sclesion_wf(
+        plans,
+        bids_dir=config.bids_dir,
+        output_dir=config.output_dir,
+        work_dir=config.work_dir,
+        run_uuid=config.run_uuid,
+    )
+    if config.write_graph:
+        workflow.write_graph(graph2use='colored', format='svg', simple_form=True)
+    for plan in plans:
+        logger.log(
+            25,
+            '%s: %s',
+            plan.unit.name,
+            ', '.join(f'{slot} ({plan.providers[slot]})' for slot in plan.unit.slots),
+        )
+    try:
+        workflow.run(**_plugin_settings(config))
+    except RuntimeError as exc:
+        logger.debug('workflow finished with errors: %s', exc)
+    outcomes.update(unit_outcomes(plans, config))
+    return outcomes

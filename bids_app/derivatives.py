@@ -1,0 +1,191 @@
+"""Names and atomic writing of the BIDS derivatives (CONVENTIONS section 4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bids_app import __version__
+from bids_app.labels import source_stem
+
+_CHUNK = re.compile(r'_chunk-[0-9a-zA-Z]+')
+
+
+def split_source(path: Path) -> tuple[str, str]:
+    """(entities without ``chunk``, suffix) of a raw file name.
+
+    >>> split_source(Path('sub-01_ses-M0_acq-sag_chunk-1_T2w.nii.gz'))
+    ('sub-01_ses-M0_acq-sag', 'T2w')
+    """
+    entities, suffix = source_stem(path).rsplit('_', 1)
+    return _CHUNK.sub('', entities), suffix
+
+
+def unit_folder(subject: str, session: str | None) -> Path:
+    """``sub-<s>[/ses-<t>]/anat``, relative to the output folder."""
+    folder = Path(f'sub-{subject}')
+    if session:
+        folder /= f'ses-{session}'
+    return folder / 'anat'
+
+
+def derived_name(
+    source: Path, *, suffix: str, extension: str, keep_suffix: bool = False, **entities: str
+) -> str:
+    """A derivative's file name from its source's entities (``desc`` always last).
+
+    Parameters
+    ----------
+    source : Path
+        The raw file it derives from (``chunk`` is dropped: chunks were fused).
+    suffix : str
+        The derivative's suffix (``mask``, ``probseg``...), or '' for none.
+    keep_suffix : bool
+        Put the source's suffix right after its entities, as NeuroPoly names files derived
+        from one image (``<source name>_desc-centerline``).
+    extension : str
+        e.g. ``.nii.gz``, ``.tsv``.
+    entities : str
+        ``space``, ``label``, ``desc`` in that order when given.
+
+    Examples
+    --------
+    >>> src = Path('sub-01_ses-M0_acq-sag_chunk-2_T2w.nii.gz')
+    >>> derived_name(src, suffix='mask', extension='.nii.gz', label='lesion')
+    'sub-01_ses-M0_acq-sag_label-lesion_mask.nii.gz'
+    >>> derived_name(src, suffix='T2w', extension='.nii.gz', space='cord', desc='crop')
+    'sub-01_ses-M0_acq-sag_space-cord_desc-crop_T2w.nii.gz'
+    """
+    base, source_suffix = split_source(source)
+    parts = [base]
+    if keep_suffix:
+        parts.append(source_suffix)
+    for key in ('space', 'label', 'desc'):
+        if key in entities:
+            parts.append(f'{key}-{entities[key]}')
+    if suffix:
+        parts.append(suffix)
+    return '_'.join(parts) + extension
+
+
+def centerline_name(source: Path) -> str:
+    """NeuroPoly style: the source name plus ``_desc-centerline.tsv`` (chunks dropped).
+
+    >>> centerline_name(Path('sub-01_acq-ax_chunk-1_T2starw.nii.gz'))
+    'sub-01_acq-ax_T2starw_desc-centerline.tsv'
+    """
+    return derived_name(source, suffix='', extension='.tsv', keep_suffix=True, desc='centerline')
+
+
+def bids_uri(path: Path, root: Path, dataset: str = 'raw') -> str:
+    """``bids:<dataset>:<relative path>`` (``bids::`` for the output dataset itself)."""
+    return f'bids:{dataset}:{path.relative_to(root).as_posix()}'
+
+
+def _atomic(path: Path, write) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_json(path: Path, content: Mapping[str, Any]) -> Path:
+    """Write JSON atomically (a temporary name in the same folder, then rename)."""
+    return _atomic(path, lambda tmp: tmp.write_text(json.dumps(content, indent=2) + '\n'))
+
+
+def write_tsv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Path:
+    """Write a TSV atomically; missing values become ``n/a``."""
+
+    def cell(value: Any) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return 'n/a'
+        if isinstance(value, float):
+            return f'{value:.6g}'
+        return str(value)
+
+    lines = ['\t'.join(columns)]
+    lines += ['\t'.join(cell(row.get(c)) for c in columns) for row in rows]
+    return _atomic(path, lambda tmp: tmp.write_text('\n'.join(lines) + '\n'))
+
+
+def copy_file(source: Path, destination: Path) -> Path:
+    """Copy atomically, so a reader never sees a half-written file under the final name."""
+    return _atomic(destination, lambda tmp: shutil.copyfile(source, tmp))
+
+
+def dataset_description(bids_dir: Path, container: Mapping[str, str] | None = None) -> dict:
+    """``dataset_description.json`` of the output (spec: derived dataset description)."""
+    generated = {
+        'Name': 'sclesion',
+        'Version': __version__,
+        'CodeURL': 'https://github.com/sclesion/sclesion',
+    }
+    if container:
+        generated['Container'] = dict(container)
+    return {
+        'Name': 'sclesion outputs',
+        'BIDSVersion': '1.10.0',
+        'DatasetType': 'derivative',
+        'GeneratedBy': [generated],
+        'SourceDatasets': [{'URL': str(bids_dir)}],
+        'DatasetLinks': {'raw': str(bids_dir)},
+        'HowToAcknowledge': f'Cite Walsh et al., MICCAI 2024, and sclesion v{__version__}',
+    }
+
+
+def container_info() -> dict[str, str] | None:
+    """The container the app runs in, if any (set only then, as fMRIPrep does)."""
+    if os.environ.get('APPTAINER_CONTAINER') or os.environ.get('SINGULARITY_CONTAINER'):
+        image = os.environ.get('APPTAINER_CONTAINER') or os.environ['SINGULARITY_CONTAINER']
+        return {'Type': 'apptainer', 'Tag': image}
+    if Path('/.dockerenv').exists():
+        return {'Type': 'docker', 'Tag': f'sclesion/sclesion:{__version__}'}
+    return None
+
+
+def ensure_dataset_description(output_dir: Path, bids_dir: Path) -> Path:
+    """Write the output's ``dataset_description.json`` and ``.bidsignore`` once.
+
+    Several participant jobs (a SLURM array) may start at once: the first to create the file
+    wins (exclusive create of a temporary, then an atomic no-overwrite link), the others keep it.
+    """
+    path = output_dir / 'dataset_description.json'
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        content = json.dumps(dataset_description(bids_dir, container_info()), indent=2) + '\n'
+        fd, tmp = tempfile.mkstemp(prefix='.dataset_description.', dir=output_dir)
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(content)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    ignore = output_dir / '.bidsignore'
+    if not ignore.exists():
+        patterns = [
+            '*.html',
+            'logs/',
+            'figures/',
+            '*_desc-centerline.tsv',
+            '*_desc-centerline.json',
+            '*_summary.tsv',
+            '*_summary.json',
+            'group_*',
+        ]
+        _atomic(ignore, lambda tmp: tmp.write_text('\n'.join(patterns) + '\n'))
+    return path

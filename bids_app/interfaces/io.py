@@ -1,0 +1,58 @@
+"""Image reading and writing shared by the interfaces: checks on read, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zlib
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from nibabel.filebasedimages import ImageFileError
+from numpy.typing import NDArray
+
+from bids_app.errors import InputImageError
+from bids_app.image_checks import check_image
+
+
+def load_image(path: str | Path) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+    """Read a NIfTI image as checked float32 3D data and its affine; ``InputImageError`` if bad."""
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise InputImageError(
+            f'{path} is a broken link (a DataLad file never fetched?); run `datalad get` on it'
+        )
+    try:
+        img = nib.load(str(path))
+        data = np.asanyarray(img.dataobj)
+    except (OSError, ValueError, EOFError, zlib.error, ImageFileError) as exc:
+        raise InputImageError(
+            f'{path} cannot be read as NIfTI ({exc}); replace it with a valid image'
+        ) from exc
+    return check_image(data, img.affine, str(path)), np.asarray(img.affine, dtype=np.float64)
+
+
+def load_mask(path: str | Path) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """Read a mask (binary or soft) as bool at 0.5, with its affine."""
+    data, affine = load_image(path)
+    return data >= 0.5, affine
+
+
+def save_image(data: NDArray, affine: NDArray, path: str | Path, *, dtype=None) -> Path:
+    """Write a NIfTI image atomically: to a temporary name in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = nib.Nifti1Image(np.asarray(data, dtype=dtype) if dtype else data, affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    suffix = ''.join(path.suffixes[-2:]) if path.name.endswith('.nii.gz') else path.suffix
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        img.to_filename(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,1 @@
+"""Nipype workflow factories (``init_<thing>_wf``), one subject/session at a time."""

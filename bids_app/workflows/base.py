@@ -1,0 +1,129 @@
+"""The top-level workflow: one sub-workflow per subject/session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nipype.pipeline import engine as pe
+
+from bids_app import __version__
+from bids_app.config import Slot
+from bids_app.derivatives import unit_folder
+from bids_app.discovery import Unit
+from bids_app.interfaces.outputs import WritePreprocOutputs
+from bids_app.workflows.preproc import init_preproc_wf
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """What one subject/session's workflow needs, decided before it is built.
+
+    Attributes
+    ----------
+    unit : Unit
+        The discovered images per slot.
+    providers : dict
+        Slot -> centreline provider (see :data:`bids_app.workflows.preproc.PROVIDERS`).
+    masks : dict
+        Slot -> cord mask per chunk, for slots whose provider is ``masks``.
+    labels : list of Path
+        Reference lesion labels per T2Sag chunk (empty when there are none).
+    """
+
+    unit: Unit
+    providers: dict[Slot, str]
+    masks: dict[Slot, list[Path]] = field(default_factory=dict)
+    labels: list[Path] = field(default_factory=list)
+
+    @property
+    def workflow_name(self) -> str:
+        """``sub_<s>[_ses_<t>]_wf`` (Nipype names allow no dashes)."""
+        return self.unit.name.replace('-', '_') + '_wf'
+
+
+def workflow_name() -> str:
+    """``sclesion_<major>_<minor>_wf``: a new minor version never reuses an older cache."""
+    major, minor = __version__.split('.')[:2]
+    return f'sclesion_{major}_{minor}_wf'
+
+
+def init_unit_wf(
+    plan: UnitPlan, *, bids_dir: Path, output_dir: Path, crashdump_dir: Path
+) -> pe.Workflow:
+    """Pre-process one subject/session and write its centrelines and crops.
+
+    Workflow Graph
+        preproc_wf -> write_preproc
+
+    Parameters
+    ----------
+    plan : UnitPlan
+        Images, providers, masks and labels of the unit.
+    bids_dir, output_dir : Path
+        The raw dataset and the derivatives folder.
+    crashdump_dir : Path
+        Where Nipype writes this unit's crash files.
+    """
+    unit = plan.unit
+    slots = [s for s in Slot if s in unit.slots]
+    workflow = pe.Workflow(name=plan.workflow_name)
+    workflow.config['execution'] = {'crashdump_dir': str(crashdump_dir)}
+    preproc = init_preproc_wf(slots=slots, providers=plan.providers, with_labels=bool(plan.labels))
+    for slot in slots:
+        setattr(preproc.inputs.inputnode, f'{slot}_files', [str(p) for p in unit.slots[slot]])
+        if slot in plan.masks:
+            setattr(preproc.inputs.inputnode, f'{slot}_masks', [str(p) for p in plan.masks[slot]])
+    if plan.labels:
+        preproc.inputs.inputnode.labels = [str(p) for p in plan.labels]
+    write = pe.Node(
+        WritePreprocOutputs(
+            output_dir=str(output_dir),
+            bids_dir=str(bids_dir),
+            folder=str(unit_folder(unit.subject, unit.session)),
+            slots=[s.value for s in slots],
+            sources=[[str(p) for p in unit.slots[s]] for s in slots],
+        ),
+        name='write_preproc',
+        run_without_submitting=True,
+    )
+    workflow.connect(
+        [
+            (
+                preproc,
+                write,
+                [
+                    ('outputnode.cordframe', 'cordframe'),
+                    ('outputnode.centerline_tsvs', 'centerline_tsvs'),
+                    ('outputnode.crop_files', 'crop_files'),
+                ],
+            ),
+        ]
+    )
+    return workflow
+
+
+def init_sclesion_wf(
+    plans: Sequence[UnitPlan],
+    *,
+    bids_dir: Path,
+    output_dir: Path,
+    work_dir: Path,
+    run_uuid: str,
+) -> pe.Workflow:
+    """One sub-workflow per subject/session, cached under ``work_dir``."""
+    workflow = pe.Workflow(name=workflow_name(), base_dir=str(work_dir))
+    for plan in plans:
+        log_dir = output_dir / unit_folder(plan.unit.subject, plan.unit.session).parent / 'log'
+        workflow.add_nodes(
+            [
+                init_unit_wf(
+                    plan,
+                    bids_dir=bids_dir,
+                    output_dir=output_dir,
+                    crashdump_dir=log_dir / run_uuid,
+                )
+            ]
+        )
+    return workflow
