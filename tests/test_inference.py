@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bids_app.config import Slot
+from bids_app.errors import InputImageError
+from bids_app.inference import (
+    LesionPredictor,
+    PostprocessOptions,
+    bfloat16_supported,
+    gaussian_weights,
+    near_centreline,
+    near_cord,
+    normalise_intensity,
+    postprocess,
+    remove_small_lesions,
+    sliding_window,
+    torch_threads,
+    window_starts,
+)
+from bids_app.model.config import variant_config
+from bids_app.model.layout import from_network_layout, to_network_layout
+from bids_app.model.network import MultiSequenceUNet
+
+PATCH = (16, 16, 32)  # (x, y, z)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny models run faster on one thread, and far faster on a busy shared machine."""
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _save_tiny(tmp_path: Path, variant: str = 'mean-imputation', **kwargs) -> Path:
+    from bids_app.model.card import save_model_dir
+
+    config = variant_config(variant, widths=(4, 8, 8, 8, 8), patch_size=PATCH, **kwargs)
+    path = tmp_path / variant
+    save_model_dir(path, MultiSequenceUNet(config), config, {}, dtype=torch.float32)
+    return path
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+
+def test_normalise_known_values() -> None:
+    crop = np.array([1.0, 2.0, 3.0, 4.0, 100.0]).reshape(1, 1, 5)
+    cover = np.array([True, True, True, True, False])
+    out = normalise_intensity(crop, cover)
+    std = np.sqrt(1.25)  # population std of 1..4
+    np.testing.assert_allclose(out[0, 0], [-1.5 / std, -0.5 / std, 0.5 / std, 1.5 / std, 0.0])
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(normalise_intensity(np.full((2, 2, 2), 7.0)), 0.0)
+    with pytest.raises(InputImageError, match='covers no voxel'):
+        normalise_intensity(crop, np.zeros(5, bool))
+
+
+# --- sliding-window steps and weights --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ('length', 'expected'),
+    [(20, [0]), (320, [0]), (321, [0, 1]), (480, [0, 160]), (1600, list(range(0, 1281, 160)))],
+)
+def test_window_starts(length: int, expected: list[int]) -> None:
+    starts = window_starts(length, 320)
+    assert starts.tolist() == expected
+    steps = np.diff(starts)
+    assert (steps <= 160).all()  # at least 50 % overlap
+
+
+def test_gaussian_weights() -> None:
+    w = gaussian_weights(320)
+    assert w.shape == (320,)
+    assert w.max() == 1.0
+    np.testing.assert_allclose(w, w[::-1])
+    # sigma = 40 voxels: z = i - 159.5
+    i = np.array([0, 100, 199.5 - 0.5])
+    np.testing.assert_allclose(w[i.astype(int)], np.exp(-((i - 159.5) ** 2 - 0.25) / 3200), 1e-5)
+
+
+@pytest.mark.parametrize('length', [20, 32, 160])
+@pytest.mark.parametrize('batch_size', [1, 3])
+def test_constant_prediction_stays_constant(length: int, batch_size: int) -> None:
+    volume = torch.randn(2, length, 4, 4)
+    calls = []
+
+    def forward(window: torch.Tensor) -> torch.Tensor:
+        calls.append(window.shape[0])
+        return torch.full((window.shape[0], 2, *window.shape[2:]), 3.25)
+
+    out = sliding_window(forward, volume, 32, batch_size=batch_size)
+    assert out.shape == (2, length, 4, 4)
+    torch.testing.assert_close(out, torch.full_like(out, 3.25))
+    assert sum(calls) == len(window_starts(max(length, 32), 32))
+
+
+@pytest.mark.parametrize('length', [20, 32, 160])
+def test_position_dependent_prediction_is_reassembled(length: int) -> None:
+    volume = torch.randn(1, length, 3, 3)
+    out = sliding_window(lambda w: w * 2, volume, 32, batch_size=2)
+    torch.testing.assert_close(out, volume * 2)
+
+
+# --- the predictor ---------------------------------------------------------------------------
+
+
+def _crops(z: int, slots: tuple[str, ...]) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return {s: rng.normal(100, 20, (16, 16, z)) for s in slots}
+
+
+def test_predict_equals_model_on_one_window(tmp_path: Path) -> None:
+    predictor = LesionPredictor.from_model_dir(_save_tiny(tmp_path), 'cpu')
+    crops = _crops(32, ('T2Sag', 'T2starAx'))
+    probability = predictor.predict(crops)
+    assert probability.shape == (16, 16, 32)
+    assert probability.dtype == np.float32
+    images = torch.zeros(1, 6, 32, 16, 16)
+    for s, crop in crops.items():
+        index = predictor.slots.index(Slot(s))
+        images[0, index] = torch.from_numpy(to_network_layout(normalise_intensity(crop)))
+    presence = torch.tensor([[1, 0, 1, 0, 0, 0]], dtype=torch.bool)
+    with torch.no_grad():
+        logits = predictor.model(images, presence).logits[0]
+    expected = from_network_layout(torch.softmax(logits, 1)[0, 1].numpy())
+    np.testing.assert_allclose(probability, expected, atol=1e-5)
+
+
+def test_tta_averages_left_right_mirror(tmp_path: Path) -> None:
+    path = _save_tiny(tmp_path)
+    plain = LesionPredictor.from_model_dir(path, 'cpu')
+    tta = LesionPredictor.from_model_dir(path, 'cpu', tta=True)
+    crops = _crops(32, ('T2Sag',))
+    images = torch.from_numpy(to_network_layout(normalise_intensity(crops['T2Sag'])))[None, None]
+    folded = plain._forward((Slot.T2Sag,))
+    with torch.no_grad():
+        logits = (folded(images) + folded(images.flip(3)).flip(3)) / 2
+    expected = from_network_layout(torch.softmax(logits, 1)[0, 1].numpy())
+    np.testing.assert_allclose(tta.predict(crops), expected, atol=1e-5)
+    assert not np.allclose(tta.predict(crops), plain.predict(crops), atol=1e-4)
+
+
+@pytest.mark.parametrize('z', [20, 100])
+def test_any_length(tmp_path: Path, z: int) -> None:
+    predictor = LesionPredictor.from_model_dir(_save_tiny(tmp_path), 'cpu', n_threads=1)
+    probability = predictor.predict(_crops(z, ('T2Sag', 'STIR')))
+    assert probability.shape == (16, 16, z)
+    assert ((probability >= 0) & (probability <= 1)).all()
+
+
+def test_slot_errors(tmp_path: Path) -> None:
+    predictor = LesionPredictor.from_model_dir(_save_tiny(tmp_path), 'cpu')
+    with pytest.raises(InputImageError, match='no T2Sag'):
+        predictor.predict(_crops(32, ('STIR',)))
+    with pytest.raises(InputImageError, match='crop has shape'):
+        predictor.predict({'T2Sag': np.ones((16, 16, 32)), 'STIR': np.ones((16, 16, 31))})
+    combo = LesionPredictor.from_model_dir(
+        _save_tiny(tmp_path, 'combination', slots=['T2Sag', 'STIR']), 'cpu'
+    )
+    with pytest.raises(InputImageError, match=r"trained without \['T1w'\]"):
+        combo.predict(_crops(32, ('T2Sag', 'STIR', 'T1w')))
+    with pytest.raises(InputImageError, match=r"missing \['STIR'\]"):
+        combo.predict(_crops(32, ('T2Sag',)))
+
+
+def test_coverage_model_with_full_coverage_equals_mean(tmp_path: Path) -> None:
+    path = _save_tiny(tmp_path, 'coverage-imputation')
+    predictor = LesionPredictor.from_model_dir(path, 'cpu')
+    crops = _crops(40, ('T2Sag', 'T2Ax'))
+    full = {'T2Sag': np.ones(40, bool), 'T2Ax': np.ones(40, bool)}
+    with_cov = predictor.predict(crops, full)
+    model = predictor.model
+    model.config = variant_config('mean-imputation', widths=(4, 8, 8, 8, 8), patch_size=PATCH)
+    np.testing.assert_allclose(with_cov, predictor.predict(crops), atol=1e-5)
+    model.config = variant_config('coverage-imputation', widths=(4, 8, 8, 8, 8), patch_size=PATCH)
+    half = {'T2Sag': np.ones(40, bool), 'T2Ax': np.arange(40) < 16}
+    assert not np.allclose(predictor.predict(crops, half), with_cov, atol=1e-4)
+
+
+def test_bfloat16_falls_back_when_unsupported(tmp_path: Path, caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        predictor = LesionPredictor.from_model_dir(
+            _save_tiny(tmp_path), 'cpu', precision='bfloat16'
+        )
+    if bfloat16_supported(torch.device('cpu')):
+        assert predictor.precision == 'bfloat16'
+        assert predictor.predict(_crops(32, ('T2Sag',))).dtype == np.float32
+    else:
+        assert predictor.precision == 'float32'
+        assert 'bfloat16 is not supported' in caplog.text
+
+
+def test_torch_threads_restores() -> None:
+    before = torch.get_num_threads()
+    with torch_threads(2):
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
+
+
+# --- post-processing -------------------------------------------------------------------------
+
+
+def test_remove_small_lesions_counts_26_connected() -> None:
+    mask = np.zeros((6, 6, 6), bool)
+    mask[0, 0, 0] = mask[1, 1, 1] = True  # diagonal neighbours: one lesion of 2
+    mask[4, 4, 4] = True
+    out = remove_small_lesions(mask, 2)
+    assert out.sum() == 2
+    assert out[0, 0, 0]
+    assert out[1, 1, 1]
+    assert not out[4, 4, 4]
+
+
+def test_near_cord_distance_in_mm() -> None:
+    cord = np.zeros((1, 1, 20), bool)
+    cord[0, 0, 10] = True
+    near = near_cord(cord, margin_mm=1.0, voxel_mm=0.5)  # 2 voxels either side
+    assert np.flatnonzero(near[0, 0]).tolist() == [8, 9, 10, 11, 12]
+    assert not near_cord(np.zeros((2, 2, 2), bool), 3.0).any()
+
+
+def test_near_centreline_radius() -> None:
+    disk = near_centreline((48, 48, 2), 8.0)
+    # centre at 23.5 voxels; 8 mm = 16 voxels: (23, 23) in, (7, 23) in (16.5 vox = 8.25 mm: out)
+    assert disk[23, 23, 0]
+    assert disk[8, 23, 1]
+    assert not disk[7, 23, 0]
+    assert not disk[0, 0, 0]
+
+
+def test_postprocess_pipeline() -> None:
+    prob = np.zeros((48, 48, 10), np.float32)
+    prob[22:26, 22:26, 2:6] = 0.9  # 64 voxels = 8 mm3 at the centre: kept
+    prob[30, 30, 2] = 0.9  # a 1-voxel speck: removed as too small
+    prob[2:6, 2:6, 2:6] = 0.9  # far from the centreline: removed
+    prob[22:26, 22:26, 8] = 0.4  # below threshold
+    mask = postprocess(prob)
+    assert mask.sum() == 64
+    assert mask[22:26, 22:26, 2:6].all()
+    cord = np.zeros_like(mask)
+    cord[3, 3, 3] = True  # a cord mask there keeps the far lesion instead
+    mask = postprocess(prob, PostprocessOptions(min_lesion_mm3=0.1), cord_mask=cord)
+    assert mask.sum() == 64
+    assert mask[2:6, 2:6, 2:6].all()
+    assert postprocess(prob, PostprocessOptions(threshold=0.3)).sum() == 64 + 16
