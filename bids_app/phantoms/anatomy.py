@@ -265,12 +265,12 @@ def _in_grey_matter(u: NDArray, v: NDArray) -> NDArray[np.bool_]:
     """Butterfly grey matter in cord-normalised coordinates (u: L-R, v: anterior; unit disc)."""
     au = np.abs(u)
     bar = (np.abs(v + 0.02) < 0.11) & (au < 0.34)
-    ventral = ((au - 0.33) / 0.23) ** 2 + ((v - 0.3) / 0.3) ** 2 < 1.0
-    # Dorsal horns: thin ellipses pointing postero-laterally.
-    pu, pv = au - 0.27, v + 0.45
-    along = pu * 0.36 - pv * 0.93
-    across = pu * 0.93 + pv * 0.36
-    dorsal = (along / 0.42) ** 2 + (across / 0.085) ** 2 < 1.0
+    ventral = ((au - 0.3) / 0.25) ** 2 + ((v - 0.28) / 0.33) ** 2 < 1.0
+    # Dorsal horns: narrow ellipses pointing postero-laterally, reaching the cord's surface.
+    pu, pv = au - 0.3, v + 0.45
+    along = pu * 0.42 - pv * 0.91
+    across = pu * 0.91 + pv * 0.42
+    dorsal = (along / 0.5) ** 2 + (across / 0.11) ** 2 < 1.0
     return bar | ventral | dorsal
 
 
@@ -313,10 +313,15 @@ def _spine_tissue(anatomy: Anatomy, p: NDArray, dx: NDArray, dy: NDArray, z: NDA
         anatomy.level_top_mm[k_sp] - anatomy.level_bottom_mm[k_sp]
     )
     reach = np.where(s_sp > anatomy.level_bottom_mm[6], 24.0, 32.0)
-    spinous = in_column & (np.abs(dx) < 3.0) & (depth > 2.0) & (depth < reach)
+    spinous = in_column & (np.abs(dx) < 4.0) & (depth > 2.0) & (depth < reach)
     spinous &= (frac > 0.25) & (frac < 0.8)
     out[spinous] = Tissue.CORTEX
-    out[spinous & (np.abs(dx) < 1.8) & (frac > 0.32) & (frac < 0.73)] = Tissue.MARROW
+    out[spinous & (np.abs(dx) < 3.0) & (frac > 0.3) & (frac < 0.75) & (depth < reach - 1.5)] = (
+        Tissue.MARROW
+    )
+    # Epidural fat behind the dura.
+    epidural = ~head & (ccy < -0.3 * canal_b) & (r_canal >= 1.0) & (r_canal < 1.0 + 1.5 / canal_b)
+    out[epidural & (out == Tissue.AIR)] = Tissue.FAT
 
     skull = head & (r_canal >= 1.0) & (r_canal < 1.0 + 8.0 / canal_b)
     out[skull] = Tissue.MARROW

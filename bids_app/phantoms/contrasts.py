@@ -96,6 +96,21 @@ CONTRASTS: dict[Slot, Contrast] = {
 }
 
 
+#: Standard deviation of the multiplicative tissue texture (fibres, fascia, trabecular bone).
+TEXTURE: dict[Tissue, float] = {
+    Tissue.FAT: 0.08, Tissue.MUSCLE: 0.14, Tissue.VISCERA: 0.15, Tissue.LUNG: 0.3,
+    Tissue.MARROW: 0.16, Tissue.DISC: 0.08, Tissue.BRAIN: 0.06, Tissue.CSF: 0.02,
+    Tissue.WM: 0.02, Tissue.GM: 0.02, Tissue.BRAINSTEM: 0.04,
+}  # fmt: skip
+#: Correlation length of the texture, in mm.
+TEXTURE_MM = 1.2
+
+
+def texture_amplitude() -> NDArray[np.float32]:
+    """:data:`TEXTURE` indexed by tissue value, shape ``(len(Tissue),)``."""
+    return np.array([TEXTURE.get(t, 0.0) for t in Tissue], dtype=np.float32)
+
+
 def bias_field(
     xyz_mm: NDArray[np.floating], y_back_mm: float, amplitude: float, rng: np.random.Generator
 ) -> NDArray[np.float32]:

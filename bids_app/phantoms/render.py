@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from bids_app.config import Slot
 from bids_app.phantoms.acquisition import Acquisition
@@ -25,7 +26,13 @@ from bids_app.phantoms.anatomy import (
     sample_profiles,
     tissue_at,
 )
-from bids_app.phantoms.contrasts import CONTRASTS, add_rician_noise, bias_field
+from bids_app.phantoms.contrasts import (
+    CONTRASTS,
+    TEXTURE_MM,
+    add_rician_noise,
+    bias_field,
+    texture_amplitude,
+)
 from bids_app.phantoms.lesions import Lesion, lesion_at
 
 #: Largest spacing (mm) between sub-samples along a voxel axis; every axis gets at least 3.
@@ -159,6 +166,15 @@ def render(
         signal[idx] = s.reshape(-1, n_sub).mean(axis=1)
         cord[idx] = is_spinal_cord(t).reshape(-1, n_sub).mean(axis=1)
         lesion[idx] = (lid > 0).reshape(-1, n_sub).mean(axis=1)
+
+    # Tissue texture, then the point-spread function (in-plane blur of about half a voxel).
+    texture = ndimage.gaussian_filter(
+        rng.standard_normal(acq.shape, dtype=np.float32), TEXTURE_MM / voxel_mm
+    ).ravel()
+    texture /= max(float(texture.std()), 1e-6)
+    signal *= 1.0 + texture_amplitude()[tissue] * texture
+    in_plane = voxel_mm < 1.5 * voxel_mm.min()
+    signal = ndimage.gaussian_filter(signal.reshape(acq.shape), 0.5 * in_plane).ravel()
 
     y_back = float(np.percentile(xyz[tissue != Tissue.AIR, 1], 1)) if (tissue > 0).any() else 0.0
     signal = signal * bias_field(xyz, y_back, contrast.bias, rng) * contrast.scale
