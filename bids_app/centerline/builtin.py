@@ -22,6 +22,7 @@ from scipy import ndimage
 
 from bids_app.centerline.base import Centerline
 from bids_app.centerline.grid import sample_on_grid, working_grid
+from bids_app.centerline.refine import recentre
 from bids_app.centerline.scores import canal_score, normalise, ring_score
 from bids_app.centerline.smoothing import smooth_centerline
 from bids_app.errors import InputImageError
@@ -200,7 +201,12 @@ def detect_centerline(
         )
     refined = np.array([_refine(score, u, v, w) for (u, v), w in zip(path, slices, strict=True)])
     index = np.column_stack([refined, slices, np.ones(len(slices))])[covered]
-    xyz = (index @ grid.vox2world.T)[:, :3]
+    rough = (index @ grid.vox2world.T)[:, :3]
+    axes = (grid.vox2world[:3, :2] / np.asarray(grid.spacing_mm[:2])).T
+    sizes = np.linalg.norm(affine[:3, :3], axis=0)
+    smoothed = ndimage.gaussian_filter(data.astype(np.float32), 0.5 / sizes, mode='nearest')
+    fit = recentre(smoothed, affine, rough, axes, contrast)
+    xyz = fit.xyz_mm
     confidence = np.clip(values[covered] / FULL_CONFIDENCE_SCORE, 0.0, 1.0)
     order = np.argsort(xyz[:, 2])
     xyz, confidence = xyz[order], confidence[order]
