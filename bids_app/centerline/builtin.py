@@ -25,12 +25,17 @@ from bids_app.centerline.grid import sample_on_grid, working_grid
 from bids_app.centerline.refine import recentre
 from bids_app.centerline.scores import canal_score, normalise, ring_score
 from bids_app.centerline.smoothing import smooth_centerline
+from bids_app.centerline.symmetry import midline
 from bids_app.errors import InputImageError
 
 logger = logging.getLogger(__name__)
 
 #: Score at which a slice's confidence reaches 1.
 FULL_CONFIDENCE_SCORE = 0.3
+#: How far (mm) the cord may lie from the body's left-right mirror line without penalty.
+MIDLINE_TOLERANCE_MM = 6.0
+#: Mirror correlation below which a slice's midline is not trusted.
+MIN_SYMMETRY = 0.2
 #: Confidence above which a slice counts as showing the cord (for the z extent).
 VISIBLE_CONFIDENCE = 0.5
 
@@ -118,6 +123,20 @@ def _refine(score: NDArray[np.float32], u: int, v: int, w: int) -> tuple[float, 
     return out[0], out[1]
 
 
+def _off_midline_penalty(
+    values: NDArray[np.float32], valid: NDArray[np.bool_], step_mm: tuple[float, float, float]
+) -> NDArray[np.float32]:
+    """(nu, 1, nw) score penalty for leaving the body's left-right mirror line, 0 to 1.
+
+    0 within ``MIDLINE_TOLERANCE_MM`` of the line, rising linearly to 1 at twice that; 0 in
+    slices too asymmetric to tell (normalised mirror correlation below ``MIN_SYMMETRY``).
+    """
+    u_mid, strength = midline(values, valid, step_mm)
+    distance = np.abs(np.arange(values.shape[0])[:, None] - u_mid[None, :]) * step_mm[0]
+    ramp = np.clip(distance / MIDLINE_TOLERANCE_MM - 1.0, 0.0, 1.0)
+    return (ramp * (strength >= MIN_SYMMETRY))[:, None, :].astype(np.float32)
+
+
 def _visible_extent(
     z: NDArray[np.float64], confidence: NDArray[np.float64]
 ) -> tuple[float, float]:
@@ -191,6 +210,7 @@ def detect_centerline(
     hw = grid.spacing_mm[2]
     sigma_w = 1.5 / hw if hw < 3.0 else 0.0
     score = ndimage.gaussian_filter(score, (1.5 / inplane_mm, 1.5 / inplane_mm, sigma_w))
+    score = score - _off_midline_penalty(values, valid, grid.spacing_mm)
     path = _optimal_path(score, grid.spacing_mm, stiffness, max_slope)
     slices = np.arange(grid.shape[2])
     values = score[path[:, 0], path[:, 1], slices]
