@@ -134,12 +134,12 @@ class _Spec:
 
 
 _SPECS: dict[Slot, _Spec] = {
-    Slot.T2Sag: _Spec('PIR', (0.7, 0.7, 3.0), (150.0, 100.0), (15, 11), 22.0),
-    Slot.STIR: _Spec('PSR', (0.8, 0.8, 3.0), (150.0, 100.0), (13, 9), 22.0),
-    Slot.T2starAx: _Spec('LAS', (0.5, 0.5, 5.0), (128.0, 64.0), None, 10.0),
-    Slot.T2Ax: _Spec('LPI', (0.5, 0.5, 4.0), (140.0, 64.0), None, 12.0),
-    Slot.T1w: _Spec('RAS', (1.0, 1.0, 1.0), (150.0, 80.0), (48, 32), 20.0),
-    Slot.MP2RAGE: _Spec('ASL', (1.0, 1.0, 1.0), (150.0, 80.0), (48, 32), 20.0),
+    Slot.T2Sag: _Spec('PIR', (0.7, 0.7, 3.0), (150.0, 84.0), (15, 9), 22.0),
+    Slot.STIR: _Spec('PSR', (0.8, 0.8, 3.0), (150.0, 84.0), (13, 9), 22.0),
+    Slot.T2starAx: _Spec('LAS', (0.5, 0.5, 5.0), (128.0, 56.0), None, 10.0),
+    Slot.T2Ax: _Spec('LPI', (0.5, 0.5, 4.0), (140.0, 56.0), None, 12.0),
+    Slot.T1w: _Spec('RAS', (1.0, 1.0, 1.0), (150.0, 64.0), (48, 24), 20.0),
+    Slot.MP2RAGE: _Spec('ASL', (1.0, 1.0, 1.0), (150.0, 64.0), (48, 24), 20.0),
 }
 
 _SIDECARS: dict[Slot, dict] = {
@@ -182,6 +182,8 @@ def _z_ranges(anatomy: Anatomy, slot: Slot, small: bool, rng: np.random.Generato
         return [(top, upper_bottom), (upper_bottom + rng.uniform(-4.0, 4.0), bottom)]
     if slot == Slot.T2Ax:
         return [(anatomy.level_z('C1', 'top'), anatomy.level_z('C7', 'bottom'))]
+    if small and slot in (Slot.T1w, Slot.MP2RAGE):
+        return [(top_cerv - 15.0, anatomy.level_z('C7', 'bottom'))]
     return [(top_cerv, t2_bottom)]
 
 
