@@ -5,19 +5,19 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import tomli_w
 import yaml
 
-from bids_app.config import RunConfig
+from bids_app.config import RunConfig, Slot
 from bids_app.derivatives import centerline_name, ensure_dataset_description, unit_folder
 from bids_app.discovery import Unit
 from bids_app.errors import MissingDependencyError, SclesionError
 from bids_app.interfaces.sct import available_sct_command
-from bids_app.labels import find_cord_mask
-from bids_app.workflows.base import UnitPlan, init_sclesion_wf
+from bids_app.labels import find_cord_mask, find_lesion_label
+from bids_app.workflows.base import UnitPlan, init_frames_wf, init_sclesion_wf, init_unit_wf
 
 logger = logging.getLogger(__name__)
 
@@ -110,73 +110,146 @@ def _unit_log_dir(plan: UnitPlan, config: RunConfig) -> Path:
     return config.output_dir / folder / 'log' / config.run_uuid
 
 
-def _expected_output(plan: UnitPlan, config: RunConfig) -> Path:
-    from bids_app.config import Slot
-
+def _participant_output(plan: UnitPlan, config: RunConfig) -> Path:
     folder = config.output_dir / unit_folder(plan.unit.subject, plan.unit.session)
     return folder / centerline_name(plan.unit.slots[Slot.T2Sag][0])
 
 
-def unit_outcomes(plans: Sequence[UnitPlan], config: RunConfig) -> dict[str, str | None]:
-    """Unit name -> None when it finished, else why it did not."""
+def frames_cache(config: RunConfig) -> Path:
+    """Where training keeps each unit's cord frame (reused by later runs and variants)."""
+    return config.work_dir / 'frames'
+
+
+def unit_outcomes(
+    plans: Sequence[UnitPlan],
+    log_dir: Callable[[UnitPlan], Path],
+    expected: Callable[[UnitPlan], Path],
+) -> dict[str, str | None]:
+    """Unit name -> None when its expected output exists and it left no crash file, else why."""
     outcomes: dict[str, str | None] = {}
     for plan in plans:
-        crashes = sorted(_unit_log_dir(plan, config).glob('crash-*.txt'))
+        crashes = sorted(log_dir(plan).glob('crash-*.txt'))
         if crashes:
             outcomes[plan.unit.name] = crash_reason(crashes[0])
-        elif not _expected_output(plan, config).exists():
+        elif not expected(plan).exists():
             outcomes[plan.unit.name] = 'did not run (an earlier failure stopped the run)'
         else:
             outcomes[plan.unit.name] = None
     return outcomes
 
 
-def write_settings(plans: Sequence[UnitPlan], config: RunConfig) -> None:
-    """``sclesion.toml`` of this run in each unit's log folder and in the work folder."""
+def write_settings(paths: Sequence[Path], config: RunConfig) -> None:
+    """The settings of this run (``sclesion.toml``) at each of ``paths``."""
     content = tomli_w.dumps(config.to_dict())
-    for path in [config.work_dir / config.run_uuid / 'config.toml'] + [
-        _unit_log_dir(plan, config) / 'sclesion.toml' for plan in plans
-    ]:
+    for path in [config.work_dir / config.run_uuid / 'config.toml', *paths]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
 
 
-def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0) -> dict:
-    """Run the participant level on every runnable unit; return unit name -> failure or None."""
+def _plans(
+    units: Sequence[Unit], config: RunConfig, outcomes: dict[str, str | None], *, labels: bool
+) -> list[UnitPlan]:
     sct_command = sct_provider(config)
-    outcomes: dict[str, str | None] = {u.name: u.error for u in units if u.error}
     plans = []
     for unit in (u for u in units if u.runnable):
         try:
-            plans.append(plan_unit(unit, config, sct_command))
+            plan = plan_unit(unit, config, sct_command)
+            if labels:
+                plan = UnitPlan(plan.unit, plan.providers, plan.masks, unit_labels(unit, config))
+            plans.append(plan)
         except SclesionError as exc:
             outcomes[unit.name] = str(exc)
-    if not plans:
-        return outcomes
-    if config.clean_workdir and config.work_dir.exists():
-        shutil.rmtree(config.work_dir)
-    ensure_dataset_description(config.output_dir, config.bids_dir)
-    write_settings(plans, config)
-    _configure_nipype(config, verbosity)
-    workflow = init_sclesion_wf(
-        plans,
-        bids_dir=config.bids_dir,
-        output_dir=config.output_dir,
-        work_dir=config.work_dir,
-        run_uuid=config.run_uuid,
-    )
+    return plans
+
+
+def unit_labels(unit: Unit, config: RunConfig) -> list[Path]:
+    """Reference lesion label of each T2Sag chunk; ``SclesionError`` when one is missing."""
+    found = [
+        find_lesion_label(f, config.bids_dir, config.labels, config.lesion_label_suffix)
+        for f in unit.slots[Slot.T2Sag]
+    ]
+    missing = [f.name for f, label in zip(unit.slots[Slot.T2Sag], found, strict=True) if not label]
+    if missing:
+        raise SclesionError(
+            f'no reference lesion label for {", ".join(missing)} in {config.labels} '
+            '(expected <source>_label-lesion_seg.nii.gz); left out'
+        )
+    return [Path(label) for label in found]
+
+
+def _run(workflow, config: RunConfig, plans: Sequence[UnitPlan]) -> None:
     if config.write_graph:
         workflow.write_graph(graph2use='colored', format='svg', simple_form=True)
     for plan in plans:
-        logger.log(
-            25,
-            '%s: %s',
-            plan.unit.name,
-            ', '.join(f'{slot} ({plan.providers[slot]})' for slot in plan.unit.slots),
-        )
+        slots = ', '.join(f'{slot} ({plan.providers[slot]})' for slot in plan.unit.slots)
+        logger.log(25, '%s: %s', plan.unit.name, slots)
     try:
         workflow.run(**_plugin_settings(config))
     except RuntimeError as exc:
         logger.debug('workflow finished with errors: %s', exc)
-    outcomes.update(unit_outcomes(plans, config))
+
+
+def _start(config: RunConfig, verbosity: int) -> None:
+    if config.clean_workdir and config.work_dir.exists():
+        shutil.rmtree(config.work_dir)
+    _configure_nipype(config, verbosity)
+
+
+def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0) -> dict:
+    """Run the participant level on every runnable unit; return unit name -> failure or None."""
+    outcomes: dict[str, str | None] = {u.name: u.error for u in units if u.error}
+    plans = _plans(units, config, outcomes, labels=False)
+    if not plans:
+        return outcomes
+    _start(config, verbosity)
+    ensure_dataset_description(config.output_dir, config.bids_dir)
+    write_settings([_unit_log_dir(p, config) / 'sclesion.toml' for p in plans], config)
+
+    def build(plan: UnitPlan, crashdump_dir: Path):
+        return init_unit_wf(
+            plan,
+            bids_dir=config.bids_dir,
+            output_dir=config.output_dir,
+            crashdump_dir=crashdump_dir,
+        )
+
+    def log_dir(plan: UnitPlan) -> Path:
+        return _unit_log_dir(plan, config)
+
+    workflow = init_sclesion_wf(plans, build, work_dir=config.work_dir, log_dir=log_dir)
+    _run(workflow, config, plans)
+    outcomes.update(unit_outcomes(plans, log_dir, lambda p: _participant_output(p, config)))
     return outcomes
+
+
+def preprocess_frames(
+    units: Sequence[Unit], config: RunConfig, verbosity: int = 0
+) -> dict[str, Path | str]:
+    """Pre-process every runnable unit with its reference labels, for training.
+
+    Returns
+    -------
+    dict
+        Unit name -> its cord frame file (``work_dir/frames/<unit>.npz``, labels included), or
+        the reason it was left out (no label, a failure). Frames already cached are reused.
+    """
+    outcomes: dict[str, str | None] = {
+        u.name: u.error or u.skip_reason for u in units if not u.runnable
+    }
+    plans = _plans(units, config, outcomes, labels=True)
+    cache = frames_cache(config)
+    if plans:
+        _start(config, verbosity)
+        log_root = config.output_dir / 'logs' / config.run_uuid
+
+        def build(plan: UnitPlan, crashdump_dir: Path):
+            return init_frames_wf(plan, cache_dir=cache, crashdump_dir=crashdump_dir)
+
+        def log_dir(plan: UnitPlan) -> Path:
+            return log_root / plan.unit.name
+
+        write_settings([log_root / 'sclesion.toml'], config)
+        workflow = init_sclesion_wf(plans, build, work_dir=config.work_dir, log_dir=log_dir)
+        _run(workflow, config, plans)
+        outcomes.update(unit_outcomes(plans, log_dir, lambda p: cache / f'{p.unit.name}.npz'))
+    return {name: why if why else cache / f'{name}.npz' for name, why in outcomes.items()}

@@ -44,7 +44,7 @@ class FuseChunks(SimpleInterface):
         import SimpleITK as sitk
 
         from bids_app.fusion import fuse_chunks, fuse_label_chunks
-        from bids_app.interfaces.io import load_image, load_mask, save_image
+        from bids_app.interfaces.io import check_same_grid, load_image, load_mask, save_image
 
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(self.inputs.num_threads)
         names = [Path(f).name for f in self.inputs.in_files]
@@ -62,6 +62,10 @@ class FuseChunks(SimpleInterface):
             if not files:
                 continue
             masks = [load_mask(f) for f in files]
+            for (mask, affine), (image, image_affine), path, name in zip(
+                masks, chunks, files, names, strict=True
+            ):
+                check_same_grid(mask.shape, affine, image.shape, image_affine, Path(path), name)
             merged = fuse_label_chunks(masks, fused, names=[Path(f).name for f in files])
             path = cwd / f'{stem}_{key.removeprefix("out_")}.nii.gz'
             self._results[key] = str(save_image(merged, fused.affine, path, dtype=np.uint8))

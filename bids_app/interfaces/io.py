@@ -56,3 +56,20 @@ def save_image(data: NDArray, affine: NDArray, path: str | Path, *, dtype=None) 
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def check_same_grid(
+    shape: tuple[int, ...],
+    affine: NDArray,
+    image_shape: tuple[int, ...],
+    image_affine: NDArray,
+    path: Path,
+    image_name: str,
+) -> None:
+    """A label must lie on its image's grid (same shape, affine within 1e-3 mm)."""
+    if tuple(shape) != tuple(image_shape) or not np.allclose(affine, image_affine, atol=1e-3):
+        raise InputImageError(
+            f'{path}: its grid (shape {tuple(shape)}) differs from its image {image_name} '
+            f'(shape {tuple(image_shape)}) or their affines differ; resample the label onto '
+            'the image grid'
+        )

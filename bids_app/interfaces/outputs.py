@@ -104,3 +104,26 @@ class WritePreprocOutputs(SimpleInterface):
             written += [str(tsv_path), str(crop_path)]
         self._results['out_files'] = written
         return runtime
+
+
+class _CopyFileInputSpec(BaseInterfaceInputSpec):
+    in_file = File(exists=True, mandatory=True, desc='file to copy')
+    destination = traits.Str(mandatory=True, desc='where it goes')
+
+
+class _CopyFileOutputSpec(TraitedSpec):
+    out_file = File(exists=True, desc='the copy')
+
+
+class CopyFile(SimpleInterface):
+    """Copy a file atomically to a fixed place outside the node's folder."""
+
+    input_spec = _CopyFileInputSpec
+    output_spec = _CopyFileOutputSpec
+
+    def _run_interface(self, runtime):
+        from bids_app.derivatives import copy_file
+
+        out = copy_file(Path(self.inputs.in_file), Path(self.inputs.destination))
+        self._results['out_file'] = str(out)
+        return runtime

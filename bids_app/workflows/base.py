@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from bids_app import __version__
 from bids_app.config import Slot
 from bids_app.derivatives import unit_folder
 from bids_app.discovery import Unit
-from bids_app.interfaces.outputs import WritePreprocOutputs
+from bids_app.interfaces.outputs import CopyFile, WritePreprocOutputs
 from bids_app.workflows.preproc import init_preproc_wf
 
 
@@ -49,6 +49,48 @@ def workflow_name() -> str:
     return f'sclesion_{major}_{minor}_wf'
 
 
+def set_crashdump_dir(workflow: pe.Workflow, crashdump_dir: Path) -> pe.Workflow:
+    """Send the crash files of every node of ``workflow`` to ``crashdump_dir``.
+
+    Nipype merges only the top-level workflow's config into its nodes, so a sub-workflow's own
+    setting would be ignored: it goes on each node.
+    """
+    for name in workflow.list_node_names():
+        node = workflow.get_node(name)
+        node.config = {'execution': {'crashdump_dir': str(crashdump_dir)}}
+    return workflow
+
+
+def _preproc_for(plan: UnitPlan) -> pe.Workflow:
+    """The unit's pre-processing workflow with its inputs filled in."""
+    unit = plan.unit
+    slots = [s for s in Slot if s in unit.slots]
+    preproc = init_preproc_wf(slots=slots, providers=plan.providers, with_labels=bool(plan.labels))
+    for slot in slots:
+        setattr(preproc.inputs.inputnode, f'{slot}_files', [str(p) for p in unit.slots[slot]])
+        if slot in plan.masks:
+            setattr(preproc.inputs.inputnode, f'{slot}_masks', [str(p) for p in plan.masks[slot]])
+    if plan.labels:
+        preproc.inputs.inputnode.labels = [str(p) for p in plan.labels]
+    return preproc
+
+
+def init_frames_wf(plan: UnitPlan, *, cache_dir: Path, crashdump_dir: Path) -> pe.Workflow:
+    """Pre-process one subject/session for training: its cord frame, copied to ``cache_dir``.
+
+    Workflow Graph
+        preproc_wf -> cache_frame
+    """
+    workflow = pe.Workflow(name=plan.workflow_name)
+    cache = pe.Node(
+        CopyFile(destination=str(cache_dir / f'{plan.unit.name}.npz')),
+        name='cache_frame',
+        run_without_submitting=True,
+    )
+    workflow.connect([(_preproc_for(plan), cache, [('outputnode.cordframe', 'in_file')])])
+    return set_crashdump_dir(workflow, crashdump_dir)
+
+
 def init_unit_wf(
     plan: UnitPlan, *, bids_dir: Path, output_dir: Path, crashdump_dir: Path
 ) -> pe.Workflow:
@@ -69,14 +111,7 @@ def init_unit_wf(
     unit = plan.unit
     slots = [s for s in Slot if s in unit.slots]
     workflow = pe.Workflow(name=plan.workflow_name)
-    workflow.config['execution'] = {'crashdump_dir': str(crashdump_dir)}
-    preproc = init_preproc_wf(slots=slots, providers=plan.providers, with_labels=bool(plan.labels))
-    for slot in slots:
-        setattr(preproc.inputs.inputnode, f'{slot}_files', [str(p) for p in unit.slots[slot]])
-        if slot in plan.masks:
-            setattr(preproc.inputs.inputnode, f'{slot}_masks', [str(p) for p in plan.masks[slot]])
-    if plan.labels:
-        preproc.inputs.inputnode.labels = [str(p) for p in plan.labels]
+    preproc = _preproc_for(plan)
     write = pe.Node(
         WritePreprocOutputs(
             output_dir=str(output_dir),
@@ -101,29 +136,29 @@ def init_unit_wf(
             ),
         ]
     )
-    return workflow
+    return set_crashdump_dir(workflow, crashdump_dir)
 
 
 def init_sclesion_wf(
     plans: Sequence[UnitPlan],
+    build_unit: Callable[[UnitPlan, Path], pe.Workflow],
     *,
-    bids_dir: Path,
-    output_dir: Path,
     work_dir: Path,
-    run_uuid: str,
+    log_dir: Callable[[UnitPlan], Path],
 ) -> pe.Workflow:
-    """One sub-workflow per subject/session, cached under ``work_dir``."""
+    """One sub-workflow per subject/session, cached under ``work_dir``.
+
+    Parameters
+    ----------
+    plans : sequence of UnitPlan
+        The units to run.
+    build_unit : callable
+        ``build_unit(plan, crashdump_dir)`` returns the unit's workflow.
+    work_dir : Path
+        Nipype's cache.
+    log_dir : callable
+        ``log_dir(plan)``: where the unit's crash files go.
+    """
     workflow = pe.Workflow(name=workflow_name(), base_dir=str(work_dir))
-    for plan in plans:
-        log_dir = output_dir / unit_folder(plan.unit.subject, plan.unit.session).parent / 'log'
-        workflow.add_nodes(
-            [
-                init_unit_wf(
-                    plan,
-                    bids_dir=bids_dir,
-                    output_dir=output_dir,
-                    crashdump_dir=log_dir / run_uuid,
-                )
-            ]
-        )
+    workflow.add_nodes([build_unit(plan, log_dir(plan)) for plan in plans])
     return workflow
