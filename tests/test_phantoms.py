@@ -15,6 +15,8 @@ from bids import BIDSLayout
 from scipy import ndimage
 
 from bids_app.config import SLOTS, Slot
+from bids_app.discovery import discover
+from bids_app.labels import find_cord_mask, find_lesion_label
 from bids_app.phantoms import (
     AVAILABILITY,
     PhantomImage,
@@ -26,6 +28,7 @@ from bids_app.phantoms import (
 )
 from bids_app.phantoms.anatomy import Tissue, draw_anatomy, tissue_at
 from bids_app.phantoms.cli import main
+from bids_app.phantoms.contrasts import CONTRASTS
 from bids_app.phantoms.lesions import draw_lesions
 from bids_app.phantoms.render import voxel_centres
 
@@ -246,3 +249,49 @@ def test_cli_writes_and_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main([str(tmp_path / 'other'), '--n-subjects', '0'])
     shutil.rmtree(out)
+
+
+def test_lesions_are_fainter_on_sagittal_t2w_than_on_stir_and_t2star() -> None:
+    strengths = np.array([0.2, 1.0])
+    sag = CONTRASTS[Slot.T2Sag].lesion_values(strengths)
+    # Known answers: WM 0.3 + fraction * (0.8 - 0.3) with fraction = strength on T2Sag.
+    assert np.allclose(sag, [0.3 + 0.2 * 0.5, 0.8])
+    for slot in (Slot.STIR, Slot.T2starAx):
+        contrast = CONTRASTS[slot]
+        wm = contrast.tissue[Tissue.WM]
+        fraction = (contrast.lesion_values(strengths) - wm) / (contrast.lesion - wm)
+        assert fraction[0] > 0.6  # a faint T2Sag lesion (0.2) is clear here
+        assert np.all(fraction >= strengths - 1e-6)
+    t1 = CONTRASTS[Slot.T1w]
+    assert np.all(t1.lesion_values(strengths) <= t1.tissue[Tissue.WM])
+
+
+def test_sessions_share_anatomy_and_accumulate_lesions() -> None:
+    seed = subject_seed(4, 0)
+    first = make_subject(seed, session=1, small=True, slots=[Slot.T2Sag])
+    second = make_subject(seed, session=2, small=True, slots=[Slot.T2Sag])
+    assert np.array_equal(first.anatomy.profiles, second.anatomy.profiles)
+    assert second.lesions[: len(first.lesions)] == first.lesions
+    assert list(second.images) == ['sub-001_ses-02_acq-sag_T2w']
+
+
+def test_repeated_sequence_gets_two_runs() -> None:
+    k = next(k for k in range(200) if draw_protocol(subject_seed(0, k)).repeated is not None)
+    protocol = draw_protocol(subject_seed(0, k))
+    subject = make_subject(subject_seed(0, k), small=True, slots=protocol.slots)
+    runs = [stem for stem, im in subject.images.items() if im.slot == protocol.repeated]
+    assert any('_run-1_' in stem for stem in runs)
+    assert any('_run-2_' in stem for stem in runs)
+
+
+def test_discovery_maps_phantom_files_to_slots(small_dataset: Path) -> None:
+    units = discover(BIDSLayout(small_dataset, validate=False))
+    assert len(units) == 4  # two subjects x two sessions
+    labels = small_dataset / 'derivatives' / 'labels'
+    for unit in units:
+        assert Slot.T2Sag in unit.slots
+        for slot, paths in unit.slots.items():
+            for path in paths:
+                assert find_cord_mask(path, small_dataset, labels) is not None, (slot, path)
+        (sag,) = unit.slots[Slot.T2Sag]
+        assert find_lesion_label(sag, small_dataset, labels) is not None

@@ -142,14 +142,23 @@ _SPECS: dict[Slot, _Spec] = {
     Slot.MP2RAGE: _Spec('ASL', (1.0, 1.0, 1.0), (150.0, 64.0), (48, 24), 20.0),
 }
 
+_TSE = {'MRAcquisitionType': '2D', 'ScanningSequence': 'SE', 'SequenceVariant': 'SK',
+        'PulseSequenceType': 'Turbo spin echo'}  # fmt: skip
 _SIDECARS: dict[Slot, dict] = {
-    Slot.T2Sag: {'RepetitionTime': 3.5, 'EchoTime': 0.1, 'FlipAngle': 150, 'EchoTrainLength': 17},
-    Slot.STIR: {'RepetitionTime': 3.8, 'EchoTime': 0.045, 'InversionTime': 0.16, 'FlipAngle': 150},
-    Slot.T2starAx: {'RepetitionTime': 0.65, 'EchoTime': 0.018, 'FlipAngle': 30},
-    Slot.T2Ax: {'RepetitionTime': 4.2, 'EchoTime': 0.095, 'FlipAngle': 150},
-    Slot.T1w: {'RepetitionTime': 2.0, 'EchoTime': 0.0031, 'InversionTime': 0.9, 'FlipAngle': 9},
-    Slot.MP2RAGE: {'RepetitionTime': 5.0, 'EchoTime': 0.0029, 'FlipAngle': 4},
-}
+    Slot.T2Sag: {**_TSE, 'RepetitionTime': 3.5, 'EchoTime': 0.1, 'FlipAngle': 150},
+    Slot.STIR: {**_TSE, 'ScanningSequence': 'IR', 'PulseSequenceType': 'STIR turbo spin echo',
+                'RepetitionTime': 3.8, 'EchoTime': 0.045, 'InversionTime': 0.16, 'FlipAngle': 150},
+    Slot.T2starAx: {'MRAcquisitionType': '2D', 'ScanningSequence': 'GR', 'SequenceVariant': 'SP',
+                    'PulseSequenceType': 'Multi-echo gradient echo (echoes combined)',
+                    'RepetitionTime': 0.65, 'EchoTime': 0.018, 'FlipAngle': 30},
+    Slot.T2Ax: {**_TSE, 'RepetitionTime': 4.2, 'EchoTime': 0.095, 'FlipAngle': 150},
+    Slot.T1w: {'MRAcquisitionType': '3D', 'ScanningSequence': 'GR_IR', 'SequenceVariant': 'SP_MP',
+               'PulseSequenceType': 'MPRAGE', 'RepetitionTime': 2.0, 'EchoTime': 0.0031,
+               'InversionTime': 0.9, 'FlipAngle': 9},
+    Slot.MP2RAGE: {'MRAcquisitionType': '3D', 'ScanningSequence': 'GR_IR',
+                   'SequenceVariant': 'SP_MP', 'PulseSequenceType': 'MP2RAGE',
+                   'RepetitionTime': 5.0, 'EchoTime': 0.0029, 'FlipAngle': 4},
+}  # fmt: skip
 
 #: Voxel orders of the slots; they all differ, as across a real protocol.
 AXCODES: dict[Slot, str] = {slot: spec.axcodes for slot, spec in _SPECS.items()}
@@ -264,9 +273,13 @@ def plan_acquisitions(
         sidecar = {
             'MagneticFieldStrength': field_strength,
             'Manufacturer': 'sclesion-phantoms',
+            'ManufacturersModelName': 'synthetic',
             **_SIDECARS[slot],
             'SliceThickness': max(spec.voxel_mm),
         }
+        if len(ranges) > 1:
+            # The table moves into the bore to bring lower slabs to the isocentre.
+            sidecar['TablePosition'] = [0.0, 0.0, round(float(ranges[0][0] - top), 1)]
         out.append(
             Acquisition(
                 slot=slot,

@@ -14,6 +14,9 @@ from bids_app.phantoms.dataset import write_dataset
 
 logger = logging.getLogger(__name__)
 
+#: Default log level (CONVENTIONS section 1): between INFO and WARNING.
+IMPORTANT = 25
+
 
 def _positive_int(value: str) -> int:
     number = int(value)
@@ -51,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sclesion-phantoms``; returns the exit code (0, or the error's exit code)."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=max(25 - 5 * args.verbose, 10), format='%(levelname)s: %(message)s')
+    logging.addLevelName(IMPORTANT, 'IMPORTANT')
+    logging.basicConfig(
+        level=max(IMPORTANT - 5 * args.verbose, logging.DEBUG), format='%(levelname)s: %(message)s'
+    )
     try:
         written = write_dataset(
             args.out_dir,
@@ -64,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SclesionError as err:
         logger.error('%s', err)
         return err.exit_code
-    logger.log(25, 'wrote %d images to %s', len(written.images), written.root)
+    logger.log(IMPORTANT, 'wrote %d images to %s', len(written.images), written.root)
     return 0
 
 
