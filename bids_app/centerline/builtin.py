@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from bids_app.centerline.base import Centerline
+from bids_app.centerline.candidates import edge_grades
 from bids_app.centerline.grid import sample_on_grid, working_grid
 from bids_app.centerline.refine import recentre
 from bids_app.centerline.scores import canal_score, normalise, ring_score
@@ -36,6 +37,8 @@ FULL_CONFIDENCE_SCORE = 0.3
 MIDLINE_TOLERANCE_MM = 6.0
 #: Mirror correlation below which a slice's midline is not trusted.
 MIN_SYMMETRY = 0.2
+#: Weight of the edge grades of the dense score's peaks (:mod:`.candidates`) in the score.
+GRADE_WEIGHT = 1.0
 #: Confidence above which a slice counts as showing the cord (for the z extent).
 VISIBLE_CONFIDENCE = 0.5
 
@@ -124,15 +127,18 @@ def _refine(score: NDArray[np.float32], u: int, v: int, w: int) -> tuple[float, 
 
 
 def _off_midline_penalty(
-    values: NDArray[np.float32], valid: NDArray[np.bool_], step_mm: tuple[float, float, float]
+    u_mid: NDArray[np.float64],
+    strength: NDArray[np.float64],
+    shape: tuple[int, int, int],
+    step_mm: tuple[float, float, float],
 ) -> NDArray[np.float32]:
     """(nu, 1, nw) score penalty for leaving the body's left-right mirror line, 0 to 1.
 
-    0 within ``MIDLINE_TOLERANCE_MM`` of the line, rising linearly to 1 at twice that; 0 in
-    slices too asymmetric to tell (normalised mirror correlation below ``MIN_SYMMETRY``).
+    ``u_mid`` and ``strength`` come from :func:`.symmetry.midline`. The penalty is 0 within
+    ``MIDLINE_TOLERANCE_MM`` of the line, rising linearly to 1 at twice that; 0 in slices too
+    asymmetric to tell (mirror correlation below ``MIN_SYMMETRY``).
     """
-    u_mid, strength = midline(values, valid, step_mm)
-    distance = np.abs(np.arange(values.shape[0])[:, None] - u_mid[None, :]) * step_mm[0]
+    distance = np.abs(np.arange(shape[0])[:, None] - u_mid[None, :]) * step_mm[0]
     ramp = np.clip(distance / MIDLINE_TOLERANCE_MM - 1.0, 0.0, 1.0)
     return (ramp * (strength >= MIN_SYMMETRY))[:, None, :].astype(np.float32)
 
@@ -205,12 +211,19 @@ def detect_centerline(
     grid = working_grid(affine, data.shape, inplane_mm=inplane_mm)
     volume = sample_on_grid(data, affine, grid)
     values, valid = normalise(volume)
+    scale = float(np.percentile(volume[valid], 99))
     ring = ring_score(values, valid, inplane_mm, contrast)
     score = ring + canal_score(values, valid, inplane_mm) if contrast == 'T2' else ring
     hw = grid.spacing_mm[2]
     sigma_w = 1.5 / hw if hw < 3.0 else 0.0
     score = ndimage.gaussian_filter(score, (1.5 / inplane_mm, 1.5 / inplane_mm, sigma_w))
-    score = score - _off_midline_penalty(values, valid, grid.spacing_mm)
+    u_mid, strength = midline(values, valid, grid.spacing_mm)
+    score = score - _off_midline_penalty(u_mid, strength, grid.shape, grid.spacing_mm)
+    sizes = np.linalg.norm(affine[:3, :3], axis=0)
+    smoothed = ndimage.gaussian_filter(data.astype(np.float32), 0.5 / sizes, mode='nearest')
+    score = score + GRADE_WEIGHT * edge_grades(
+        score, valid, grid, smoothed, affine, contrast, scale
+    )
     path = _optimal_path(score, grid.spacing_mm, stiffness, max_slope)
     slices = np.arange(grid.shape[2])
     values = score[path[:, 0], path[:, 1], slices]
@@ -223,8 +236,6 @@ def detect_centerline(
     index = np.column_stack([refined, slices, np.ones(len(slices))])[covered]
     rough = (index @ grid.vox2world.T)[:, :3]
     axes = (grid.vox2world[:3, :2] / np.asarray(grid.spacing_mm[:2])).T
-    sizes = np.linalg.norm(affine[:3, :3], axis=0)
-    smoothed = ndimage.gaussian_filter(data.astype(np.float32), 0.5 / sizes, mode='nearest')
     fit = recentre(smoothed, affine, rough, axes, contrast)
     xyz = fit.xyz_mm
     confidence = np.clip(values[covered] / FULL_CONFIDENCE_SCORE, 0.0, 1.0)

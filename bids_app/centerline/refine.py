@@ -45,11 +45,15 @@ class EdgeFit:
         Fraction of opposite ray pairs that both found a cord edge, in [0, 1].
     contrast : (W,) array of float64
         Median contrast ``(csf - cord) / (csf + cord)`` over the rays with an edge.
+    csf : (W,) array of float64
+        Median intensity of the CSF (the extreme beyond each edge) over the rays with an edge,
+        in the image's units; 0 where no ray found an edge.
     """
 
     xyz_mm: NDArray[np.float64]
     support: NDArray[np.float64]
     contrast: NDArray[np.float64]
+    csf: NDArray[np.float64]
 
 
 def _row_median(values: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -92,8 +96,11 @@ def _profiles(
 
 def _edges(
     profiles: NDArray[np.float32], radii: NDArray[np.float64], sign: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Edge radius (mm, NaN if none) and contrast of every ray; profiles (W, N_RAYS, R)."""
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Edge radius (mm), contrast and CSF intensity of every ray (NaN if no edge).
+
+    ``profiles`` is (W, N_RAYS, R); each output is (W, N_RAYS).
+    """
     signed = sign * profiles
     core = radii <= CORE_MM
     cord = _row_median(signed[:, :, core].reshape(len(signed), -1))[:, None]
@@ -120,7 +127,11 @@ def _edges(
         & np.isfinite(here)
         & np.isfinite(prev)
     )
-    return np.where(good, edge, np.nan), np.where(good, contrast, np.nan)
+    return (
+        np.where(good, edge, np.nan),
+        np.where(good, contrast, np.nan),
+        np.where(good, sign * peak, np.nan),
+    )
 
 
 def _shift(edge: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -175,7 +186,8 @@ def recentre(
     Returns
     -------
     EdgeFit
-        Re-centred points (the rough centre where no cord edge was found), support, contrast.
+        Re-centred points (the rough centre where no cord edge was found) and, from the last
+        pass, the support, contrast and CSF intensity.
 
     Examples
     --------
@@ -191,15 +203,14 @@ def recentre(
     world_to_vox = np.linalg.inv(affine)
     start = np.asarray(centres_mm, dtype=np.float64)
     centres = start.copy()
-    support = np.zeros(len(centres))
-    level = np.full(len(centres), np.nan)
-    for _ in range(n_pass):
+    for _ in range(max(n_pass, 1)):
         profiles, radii = _profiles(image, world_to_vox, centres, axes)
-        edge, ray_contrast = _edges(profiles, radii, sign)
+        edge, ray_contrast, ray_csf = _edges(profiles, radii, sign)
         shift, support = _shift(edge)
         centres = centres + shift[:, :1] * axes[0] + shift[:, 1:] * axes[1]
         offset = centres - start
         length = np.linalg.norm(offset, axis=1, keepdims=True)
         centres = start + offset * np.minimum(1.0, max_shift_mm / np.maximum(length, 1e-9))
-        level = _row_median(ray_contrast)
-    return EdgeFit(centres, support, np.nan_to_num(level, nan=0.0))
+    level = _row_median(ray_contrast)
+    csf = _row_median(ray_csf)
+    return EdgeFit(centres, support, np.nan_to_num(level, nan=0.0), np.nan_to_num(csf, nan=0.0))
