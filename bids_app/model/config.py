@@ -19,8 +19,9 @@ from bids_app.errors import UsageError
 Imputation = Literal['mean', 'none', 'coverage']
 
 #: Channel widths per resolution level. ``paper``: nnU-Net's, as in the paper (75.1 M parameters
-#: with six encoders). ``cpu``: half of them, chosen by ``benchmarks/model.py`` (18.8 M
-#: parameters, under 40 MB as float16, several times fewer FLOPs per patch).
+#: with six encoders, 342 / 875 GFLOP per 48 x 48 x 320 patch with 1 / 6 sequences). ``cpu``: half
+#: of every width (18.8 M parameters, 37.6 MB as float16, 86 / 221 GFLOP per patch: 4.0x fewer),
+#: measured with ``benchmarks/model.py``.
 WIDTH_PRESETS: dict[str, tuple[int, ...]] = {
     'paper': (32, 64, 128, 256, 320),
     'cpu': (16, 32, 64, 128, 160),
