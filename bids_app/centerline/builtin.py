@@ -3,12 +3,14 @@
 1. Resample onto a working grid of axial-ish slices at 1 mm in-plane (thick axial slices are
    kept as they are), in the image's own rotation snapped to R, A, S (:mod:`.grid`).
 2. Score every pixel as the centre of a cord: dark ellipse inside a bright ring, or the reverse
-   for T1-like contrast (:mod:`.scores`).
+   for T1-like contrast (:mod:`.scores`), less a penalty away from the body's left-right mirror
+   line (:mod:`.symmetry`), plus the edge grades of the score's best peaks (:mod:`.candidates`).
 3. Choose one pixel per slice by dense dynamic programming (Viterbi): the path maximises the
    summed score minus an elastic penalty on its in-plane slope, so that it follows a continuous
    cord through noisy or ambiguous slices.
-4. Per-slice confidence from the score; the z extent of the cord from where it is confident;
-   robust smoothing along z (:func:`.smoothing.smooth_centerline`).
+4. Re-centre each slice on the cord's own edges (:mod:`.refine`); per-slice confidence = how
+   cord-like those edges are (:func:`.candidates.edge_grade`); the z extent of the cord from
+   where it is confident; robust smoothing along z (:func:`.smoothing.smooth_centerline`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from bids_app.centerline.base import Centerline
-from bids_app.centerline.candidates import edge_grades
+from bids_app.centerline.candidates import edge_grade, edge_grades
 from bids_app.centerline.grid import sample_on_grid, working_grid
 from bids_app.centerline.refine import recentre
 from bids_app.centerline.scores import canal_score, normalise, ring_score
@@ -31,8 +33,6 @@ from bids_app.errors import InputImageError
 
 logger = logging.getLogger(__name__)
 
-#: Score at which a slice's confidence reaches 1.
-FULL_CONFIDENCE_SCORE = 0.3
 #: How far (mm) the cord may lie from the body's left-right mirror line without penalty.
 MIDLINE_TOLERANCE_MM = 6.0
 #: Mirror correlation below which a slice's midline is not trusted.
@@ -238,7 +238,7 @@ def detect_centerline(
     axes = (grid.vox2world[:3, :2] / np.asarray(grid.spacing_mm[:2])).T
     fit = recentre(smoothed, affine, rough, axes, contrast)
     xyz = fit.xyz_mm
-    confidence = np.clip(values[covered] / FULL_CONFIDENCE_SCORE, 0.0, 1.0)
+    confidence = np.clip(edge_grade(fit, contrast, scale), 0.0, 1.0)
     order = np.argsort(xyz[:, 2])
     xyz, confidence = xyz[order], confidence[order]
     extent = _visible_extent(xyz[:, 2], confidence)

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from bids_app.centerline.grid import WorkingGrid
-from bids_app.centerline.refine import recentre
+from bids_app.centerline.refine import EdgeFit, recentre
 
 #: Peaks of the dense score examined per slice.
 PEAKS_PER_SLICE = 5
@@ -31,6 +31,28 @@ FULL_CONTRAST = 0.3
 CSF_BRIGHTNESS = (0.5, 0.9)
 #: Gaussian sigma, in mm, of the blob that carries a grade into the dense score.
 BLOB_MM = 1.5
+
+
+def edge_grade(
+    fit: EdgeFit, contrast: Literal['T2', 'T1'], bright_level: float
+) -> NDArray[np.float64]:
+    """How cord-like the edges around each re-centred point are, in [0, 1].
+
+    Support (fraction of opposite ray pairs with an edge) x contrast factor (reaches 1 at
+    ``FULL_CONTRAST``) x, for 'T2', CSF brightness factor (``CSF_BRIGHTNESS``).
+
+    Examples
+    --------
+    >>> fit = EdgeFit(np.zeros((2, 3)), np.array([1.0, 0.5]), np.array([0.3, 0.15]),
+    ...               np.array([90.0, 70.0]))
+    >>> edge_grade(fit, 'T2', 100.0).round(6).tolist()
+    [1.0, 0.125]
+    """
+    grade = fit.support * np.clip(fit.contrast / FULL_CONTRAST, 0.0, 1.0)
+    if contrast == 'T2':
+        brightness = fit.csf / max(bright_level, 1e-12)
+        grade = grade * np.clip((brightness - CSF_BRIGHTNESS[0]) / np.ptp(CSF_BRIGHTNESS), 0, 1)
+    return grade
 
 
 def _top_peaks(score: NDArray[np.float32], valid: NDArray[np.bool_], size: int) -> NDArray:
@@ -86,10 +108,7 @@ def edge_grades(
     centres = (homogeneous @ grid.vox2world.T)[:, :3]
     axes = (grid.vox2world[:3, :2] / np.asarray(grid.spacing_mm[:2])).T
     fit = recentre(image, affine, centres, axes, contrast)
-    grade = fit.support * np.clip(fit.contrast / FULL_CONTRAST, 0.0, 1.0)
-    if contrast == 'T2':
-        brightness = fit.csf / max(bright_level, 1e-12)
-        grade = grade * np.clip((brightness - CSF_BRIGHTNESS[0]) / np.ptp(CSF_BRIGHTNESS), 0, 1)
+    grade = edge_grade(fit, contrast, bright_level)
     moved = np.column_stack([fit.xyz_mm, np.ones(len(peaks))]) @ np.linalg.inv(grid.vox2world).T
     uv = np.round(moved[:, :2]).astype(int)
     inside = np.all((uv >= 0) & (uv < np.asarray(score.shape[:2])), axis=1)
