@@ -87,9 +87,7 @@ def _real_panels() -> list[tuple]:
 
 
 def _phantom_panels(seed: int) -> list[tuple]:
-    subject = make_subject(
-        subject_seed(seed, 0), small=True, slots=[Slot.T2Sag, Slot.T2starAx, Slot.T1w]
-    )
+    subject = make_subject(subject_seed(seed, 0), slots=[Slot.T2Sag, Slot.T2starAx, Slot.T1w])
     out = []
     for slot, draw in ((Slot.T2Sag, _sagittal), (Slot.T2starAx, _axial), (Slot.T1w, _axial)):
         # Every panel at the middle of C4, through the cord's centre there, from the image

@@ -1,9 +1,10 @@
 """Synthetic spinal-cord MRI phantoms: BIDS datasets with known cord, centreline and lesions.
 
-Modules, in data-flow order: :mod:`.anatomy` (the body as pure functions of body-frame mm),
-:mod:`.lesions`, :mod:`.contrasts` (per-sequence intensities, bias, noise), :mod:`.acquisition`
-(grids, voxel orders, obliquity, motion), :mod:`.render` (partial-volume synthesis of one image),
-:mod:`.subject` (one subject in memory), :mod:`.dataset` (BIDS writing) and :mod:`.cli`.
+Modules, in data-flow order: :mod:`.anatomy` (the body's shapes as pure functions of body-frame
+mm), :mod:`.tissues` (tissue class at any point), :mod:`.lesions`, :mod:`.contrasts`
+(per-sequence intensities, bias, noise), :mod:`.acquisition` (grids, voxel orders, obliquity,
+motion), :mod:`.render` (partial-volume synthesis of one image), :mod:`.subject` (one subject in
+memory), :mod:`.dataset` (BIDS writing) and :mod:`.cli`.
 """
 
 from bids_app.phantoms.dataset import WrittenDataset, write_dataset, write_subject

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bids_app.config import Slot
-from bids_app.phantoms.anatomy import Tissue
+from bids_app.phantoms.tissues import Tissue
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ _STIR = {
 }  # fmt: skip
 _T2STAR = {
     _T.FAT: 0.55, _T.MUSCLE: 0.25, _T.VISCERA: 0.3, _T.LUNG: 0.02, _T.CORTEX: 0.03,
-    _T.MARROW: 0.2, _T.DISC: 0.5, _T.CSF: 0.95, _T.WM: 0.32, _T.GM: 0.58, _T.BRAIN: 0.5,
+    _T.MARROW: 0.2, _T.DISC: 0.5, _T.CSF: 0.82, _T.WM: 0.32, _T.GM: 0.56, _T.BRAIN: 0.5,
     _T.BRAINSTEM: 0.38,
 }  # fmt: skip
 _T1W = {

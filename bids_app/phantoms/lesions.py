@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.phantoms.anatomy import Anatomy, centerline_xy, cord_semi_axes, is_spinal_cord
+from bids_app.phantoms.anatomy import Anatomy, centerline_xy, cord_semi_axes
+from bids_app.phantoms.tissues import is_spinal_cord
 
 #: Where lesions go, with probabilities: dorsal columns, lateral columns, anywhere else.
 REGIONS: dict[str, float] = {'dorsal': 0.45, 'lateral': 0.4, 'central': 0.15}

@@ -18,14 +18,7 @@ from scipy import ndimage
 
 from bids_app.config import Slot
 from bids_app.phantoms.acquisition import Acquisition
-from bids_app.phantoms.anatomy import (
-    PROFILE_ROWS,
-    Anatomy,
-    Tissue,
-    is_spinal_cord,
-    sample_profiles,
-    tissue_at,
-)
+from bids_app.phantoms.anatomy import PROFILE_ROWS, Anatomy, sample_profiles
 from bids_app.phantoms.contrasts import (
     CONTRASTS,
     TEXTURE_MM,
@@ -34,6 +27,7 @@ from bids_app.phantoms.contrasts import (
     texture_amplitude,
 )
 from bids_app.phantoms.lesions import Lesion, lesion_at
+from bids_app.phantoms.tissues import Tissue, is_spinal_cord, tissue_at
 
 #: Largest spacing (mm) between sub-samples along a voxel axis; every axis gets at least 3.
 SUBSAMPLE_STEP_MM = 1.0
