@@ -145,3 +145,15 @@ def test_coverage_imputation_changes_only_uncovered_part(tiny_config) -> None:
         cut = model(images, presence, part).logits[0]
     assert torch.equal(plain, same)
     assert not torch.allclose(plain, cut)
+
+
+def test_block_norm_is_instance_norm() -> None:
+    from bids_app.model.blocks import ConvNormAct
+
+    block = ConvNormAct(2, 3)
+    norm = block[1]
+    torch.nn.init.normal_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    x = torch.randn(2, 3, 4, 5, 6)
+    expected = torch.nn.functional.instance_norm(x, weight=norm.weight, bias=norm.bias, eps=1e-5)
+    torch.testing.assert_close(norm(x), expected)
