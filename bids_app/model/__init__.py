@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bids_app.model.card import load_model_dir, read_card, save_model_dir
 from bids_app.model.config import VARIANTS, WIDTH_PRESETS, ModelConfig, variant_config
+from bids_app.model.layout import from_network_layout, to_network_layout
 from bids_app.model.losses import training_loss
 from bids_app.model.network import (
     ARCHITECTURES,
@@ -26,10 +27,12 @@ __all__ = [
     'ModelConfig',
     'MultiSequenceUNet',
     'UNetOutput',
+    'from_network_layout',
     'init_encoder_from',
     'load_model_dir',
     'read_card',
     'save_model_dir',
+    'to_network_layout',
     'training_loss',
     'variant_config',
 ]

@@ -160,9 +160,17 @@ class FoldedUNet(nn.Module):
         self.fusion = copy.deepcopy(model.fusion)
         conv = model.fusion.conv
         folded = fold_fusion_weight(conv.weight.detach(), present, len(model_slots))
-        self.fusion[0] = nn.Conv3d(folded.shape[1], folded.shape[0], 3, padding=1)
-        self.fusion[0].weight.data.copy_(folded)
-        self.fusion[0].bias.data.copy_(conv.bias.detach())
+        self.fusion[0] = nn.Conv3d(
+            folded.shape[1],
+            folded.shape[0],
+            3,
+            padding=1,
+            device=folded.device,
+            dtype=folded.dtype,
+        )
+        with torch.no_grad():
+            self.fusion[0].weight.copy_(folded)
+            self.fusion[0].bias.copy_(conv.bias)
         self.eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
