@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nibabel as nib
@@ -25,12 +26,14 @@ from bids_app.phantoms import (
     make_subject,
     subject_seed,
     write_dataset,
+    write_subject,
 )
-from bids_app.phantoms.anatomy import Tissue, draw_anatomy, tissue_at
+from bids_app.phantoms.anatomy import draw_anatomy
 from bids_app.phantoms.cli import main
 from bids_app.phantoms.contrasts import CONTRASTS
 from bids_app.phantoms.lesions import draw_lesions
 from bids_app.phantoms.render import voxel_centres
+from bids_app.phantoms.tissues import Tissue, tissue_at
 
 VALIDATOR = Path(sys.executable).parent / 'bids-validator-deno'
 
@@ -295,3 +298,51 @@ def test_discovery_maps_phantom_files_to_slots(small_dataset: Path) -> None:
                 assert find_cord_mask(path, small_dataset, labels) is not None, (slot, path)
         (sag,) = unit.slots[Slot.T2Sag]
         assert find_lesion_label(sag, small_dataset, labels) is not None
+
+
+def test_lesion_truth_in_world_lands_on_the_lesion_masks(small_subject: PhantomSubject) -> None:
+    (t1,) = (im for im in small_subject.images.values() if im.slot == Slot.T1w)
+    centres = small_subject.lesion_centres_world_mm(t1.stem)
+    assert centres.shape == (len(small_subject.lesions), 3)
+    ijk = np.linalg.solve(t1.affine, np.column_stack([centres, np.ones(len(centres))]).T)[:3]
+    inside = np.all((ijk > -0.5) & (ijk < np.array(t1.data.shape)[:, None] - 0.5), axis=0)
+    hits = 0
+    for i, j, k in np.rint(ijk[:, inside]).astype(int).T:
+        # Within 1 voxel of the centre lies lesion (a lesion can be clipped by the cord surface).
+        hits += bool(t1.lesion_mask[i - 1 : i + 2, j - 1 : j + 2, k - 1 : k + 2].any())
+    assert inside.sum() >= 1
+    assert hits >= 0.8 * inside.sum()
+
+
+FULL_NAMES = (
+    'acq-sag_chunk-1_T2w',
+    'acq-sag_chunk-2_T2w',
+    'acq-sagstir_T2w',
+    'acq-ax_chunk-1_T2starw',
+    'acq-ax_chunk-2_T2starw',
+    'acq-ax_T2w',
+    'T1w',
+    'UNIT1',
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not VALIDATOR.exists(), reason='bids-validator-deno is not installed')
+def test_full_subject_with_all_sequences_is_fast_and_valid(tmp_path: Path) -> None:
+    start = time.process_time()
+    subject = make_subject(subject_seed(1, 0), slots=SLOTS)
+    assert time.process_time() - start < 20.0  # one core
+    for name in FULL_NAMES:
+        assert any(stem.endswith(name) for stem in subject.images), name
+    write_subject(subject, tmp_path)
+    description = {'Name': 'full phantom', 'BIDSVersion': '1.10.0'}
+    (tmp_path / 'dataset_description.json').write_text(json.dumps(description))
+    result = subprocess.run(
+        [str(VALIDATOR), str(tmp_path), '--format', 'json'],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    issues = json.loads(result.stdout)['issues']['issues']
+    assert [issue for issue in issues if issue.get('severity') == 'error'] == []

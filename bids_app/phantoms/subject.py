@@ -165,6 +165,12 @@ class PhantomSubject:
     images: dict[str, PhantomImage]
     demographics: dict
 
+    def lesion_centres_world_mm(self, stem: str) -> NDArray[np.float64]:
+        """Centres of :attr:`lesions` in image ``stem``'s world frame, shape ``(L, 3)``, mm."""
+        body = [np.append(lesion.centre_xyz_mm(self.anatomy), 1.0) for lesion in self.lesions]
+        pose = self.images[stem].body_to_world
+        return (np.reshape(body, (-1, 4)) @ pose.T)[:, :3]
+
 
 def draw_demographics(seed: np.random.SeedSequence) -> dict:
     """Age (years), sex (M/F) and site of a subject."""
