@@ -126,21 +126,40 @@ def grid_affine(
 
 @dataclass(frozen=True)
 class _Spec:
-    axcodes: str
-    voxel_mm: tuple[float, float, float]
+    """Nominal protocol of one slot."""
+
+    acq: str | None  # value of the acq entity
+    suffix: str  # BIDS suffix
+    axcodes: str  # voxel order (nibabel axis codes)
+    voxel_mm: tuple[float, float, float]  # along the voxel axes
     in_plane_fov_mm: tuple[float, float]  # full, small
-    n_slices: tuple[int, int] | None  # full, small; None: slices cover the z range
-    a_p_shift_mm: float
+    n_slices: tuple[int, int] | None  # L-R slices (full, small); None: axial, cover the z range
+    a_p_shift_mm: float  # field-of-view centre, anterior of the cord
 
 
 _SPECS: dict[Slot, _Spec] = {
-    Slot.T2Sag: _Spec('PIR', (0.7, 0.7, 3.0), (150.0, 84.0), (15, 9), 22.0),
-    Slot.STIR: _Spec('PSR', (0.8, 0.8, 3.0), (150.0, 84.0), (13, 9), 22.0),
-    Slot.T2starAx: _Spec('LAS', (0.5, 0.5, 5.0), (128.0, 56.0), None, 10.0),
-    Slot.T2Ax: _Spec('LPI', (0.5, 0.5, 4.0), (140.0, 56.0), None, 12.0),
-    Slot.T1w: _Spec('RAS', (1.0, 1.0, 1.0), (150.0, 64.0), (48, 24), 20.0),
-    Slot.MP2RAGE: _Spec('ASL', (1.0, 1.0, 1.0), (150.0, 64.0), (48, 24), 20.0),
+    Slot.T2Sag: _Spec('sag', 'T2w', 'PIR', (0.7, 0.7, 3.0), (150.0, 84.0), (15, 9), 22.0),
+    Slot.STIR: _Spec('sagstir', 'T2w', 'PSR', (0.8, 0.8, 3.0), (150.0, 84.0), (13, 9), 22.0),
+    Slot.T2starAx: _Spec('ax', 'T2starw', 'LAS', (0.5, 0.5, 5.0), (128.0, 56.0), None, 10.0),
+    Slot.T2Ax: _Spec('ax', 'T2w', 'LPI', (0.5, 0.5, 4.0), (140.0, 56.0), None, 12.0),
+    Slot.T1w: _Spec(None, 'T1w', 'RAS', (1.0, 1.0, 1.0), (150.0, 64.0), (48, 24), 20.0),
+    Slot.MP2RAGE: _Spec(None, 'UNIT1', 'ASL', (1.0, 1.0, 1.0), (150.0, 64.0), (48, 24), 20.0),
 }
+
+
+def _grid_shape(spec: _Spec, small: bool, height_mm: float) -> tuple[int, int, int]:
+    """Voxel counts: L-R slices or field of view, A-P field of view, S-I slab height."""
+    fov = spec.in_plane_fov_mm[1 if small else 0]
+    shape = []
+    for code, size in zip(spec.axcodes, spec.voxel_mm, strict=True):
+        if code in 'LR' and spec.n_slices is not None:
+            shape.append(spec.n_slices[1 if small else 0])
+        elif code in 'LRAP':
+            shape.append(round(fov / size))
+        else:
+            shape.append(math.ceil(height_mm / size - 1e-6))
+    return shape[0], shape[1], shape[2]
+
 
 _TSE = {'MRAcquisitionType': '2D', 'ScanningSequence': 'SE', 'SequenceVariant': 'SK',
         'PulseSequenceType': 'Turbo spin echo'}  # fmt: skip
@@ -231,45 +250,26 @@ def plan_acquisitions(
         One per slab, upper slab first; slabs carry ``chunk`` entities when there are several.
     """
     spec = _SPECS[slot]
-    fov = spec.in_plane_fov_mm[1 if small else 0]
     ranges = _z_ranges(anatomy, slot, small, rng)
     motion_rot, motion_shift = rng.normal(0.0, 1.0, 3), rng.normal(0.0, 1.5, 3)
     oblique = slot == Slot.T2starAx or rng.random() < 0.4
-    sag = spec.axcodes.find('R') if 'R' in spec.axcodes else spec.axcodes.find('L')
     out = []
     for k, (top, bottom) in enumerate(ranges, start=1):
+        shape = _grid_shape(spec, small, top - bottom)
         z_mid = (top + bottom) / 2
+        if spec.n_slices is None:
+            # Axial slabs are placed from their top slice down.
+            z_mid = top - spec.voxel_mm[2] * (shape[2] - 1) / 2
         c = centerline_xy(anatomy, np.array([z_mid]))[0]
-        centre_body = np.array([c[0] + rng.uniform(-2, 2), c[1] + spec.a_p_shift_mm, z_mid])
-        centre = (pose @ np.append(centre_body, 1.0))[:3]
+        centre_body = np.array([c[0] + rng.uniform(-2, 2), c[1] + spec.a_p_shift_mm, z_mid, 1.0])
+        centre = (pose @ centre_body)[:3]
         tilt = rng.uniform(2.0, 6.0) * np.array([rng.choice([-1, 1]), rng.uniform(-0.4, 0.4), 0])
         rot = rotation_matrix(tilt if oblique else np.zeros(3))
-        extent = {'L': None, 'A': fov, 'S': top - bottom}
-        shape = []
-        for axis, code in enumerate(spec.axcodes):
-            key = {'R': 'L', 'L': 'L', 'A': 'A', 'P': 'A', 'S': 'S', 'I': 'S'}[code]
-            if spec.n_slices is not None and axis == sag:
-                shape.append(spec.n_slices[1 if small else 0])
-            elif key == 'L':
-                shape.append(round(fov / spec.voxel_mm[axis]))
-            else:
-                shape.append(math.ceil(extent[key] / spec.voxel_mm[axis] - 1e-6))
-        if slot in (Slot.T2starAx, Slot.T2Ax):
-            # Axial slabs are placed from their top slice down.
-            n = shape[2]
-            centre = (
-                pose @ np.append([*centre_body[:2], top - spec.voxel_mm[2] * (n - 1) / 2], 1)
-            )[:3]
-        affine = grid_affine(spec.axcodes, spec.voxel_mm, tuple(shape), centre, rot)
+        # Chunks of one sequence share most of the motion.
         chunk_motion = motion_rot + rng.normal(0, 0.2, 3), motion_shift + rng.normal(0, 0.3, 3)
-        body_to_world = rigid(*chunk_motion, centre) @ pose
-        entities = {'acq': {Slot.T2Sag: 'sag', Slot.STIR: 'sagstir'}.get(slot, 'ax')}
-        if slot in (Slot.T1w, Slot.MP2RAGE):
-            entities = {}
+        entities = {} if spec.acq is None else {'acq': spec.acq}
         if run is not None:
             entities['run'] = str(run)
-        if len(ranges) > 1:
-            entities['chunk'] = str(k)
         sidecar = {
             'MagneticFieldStrength': field_strength,
             'Manufacturer': 'sclesion-phantoms',
@@ -278,18 +278,17 @@ def plan_acquisitions(
             'SliceThickness': max(spec.voxel_mm),
         }
         if len(ranges) > 1:
+            entities['chunk'] = str(k)
             # The table moves into the bore to bring lower slabs to the isocentre.
             sidecar['TablePosition'] = [0.0, 0.0, round(float(ranges[0][0] - top), 1)]
         out.append(
             Acquisition(
                 slot=slot,
                 entities=entities,
-                suffix={Slot.T2starAx: 'T2starw', Slot.T1w: 'T1w', Slot.MP2RAGE: 'UNIT1'}.get(
-                    slot, 'T2w'
-                ),
-                shape=(int(shape[0]), int(shape[1]), int(shape[2])),
-                affine=affine,
-                body_to_world=body_to_world,
+                suffix=spec.suffix,
+                shape=shape,
+                affine=grid_affine(spec.axcodes, spec.voxel_mm, shape, centre, rot),
+                body_to_world=rigid(*chunk_motion, centre) @ pose,
                 sidecar=sidecar,
             )
         )
