@@ -1,0 +1,272 @@
+"""Data augmentation as nnU-Net users expect it, batched in torch on the training device.
+
+Batches are in the network layout: ``images`` (B, S, z, x, y) z-scored crops (zero outside each
+field of view), ``coverage`` (B, S, z, x, y) bool, ``presence`` (B, S) bool, ``labels``
+(B, z, x, y) int. Probabilities and ranges are nnU-Net v2's defaults
+(``nnUNetTrainer.get_training_transforms``) except where :class:`AugmentParams` says otherwise.
+
+Spatial transforms are in-plane only: the cord frame already aligns every sequence on its own
+centreline, so z is anatomy, not pose. Mirroring is left-right only: the cord and the spread of
+MS lesions are left-right symmetric, so a mirrored crop is a plausible one (and inference's
+test-time augmentation averages over this mirror); anterior-posterior and superior-inferior flips
+make anatomy no scanner shows, so they are not used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from bids_app.config import Slot
+from bids_app.training.intensity import blur_axis, chance, masked_range, masked_stats, uniform
+from bids_app.training.synth import SynthParams, randomise_contrast
+
+Batch = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Probabilities (per sample, or per image where named ``_image``) and ranges.
+
+    Parameters
+    ----------
+    p_rotation, rotation_deg : float
+        In-plane rotation about the centreline, uniform in ``+-rotation_deg`` (nnU-Net: 0.2,
+        30 degrees about each axis; ours is smaller and in-plane only).
+    p_scale, scale : float, (float, float)
+        In-plane zoom (nnU-Net: 0.2, (0.7, 1.4); ours is narrower: cord size varies less).
+    p_noise, noise_variance : float, (float, float)
+        Additive Gaussian noise.
+    p_blur, p_blur_image, blur_sigma : float, float, (float, float)
+        Gaussian blur, sigma in voxels.
+    p_brightness, brightness : float, (float, float)
+        Multiplicative brightness.
+    p_contrast, contrast : float, (float, float)
+        Contrast about the mean, clipped to the image's former range.
+    p_lowres, p_lowres_image, lowres_zoom : float, float, (float, float)
+        Nearest-neighbour downsampling then linear upsampling.
+    p_gamma_inverted, p_gamma, gamma : float, float, (float, float)
+        Gamma on the image rescaled to [0, 1] (inverted: on its negative), mean and standard
+        deviation restored.
+    p_mirror : float
+        Left-right mirror.
+    """
+
+    p_rotation: float = 0.2
+    rotation_deg: float = 15.0
+    p_scale: float = 0.2
+    scale: tuple[float, float] = (0.85, 1.25)
+    p_noise: float = 0.1
+    noise_variance: tuple[float, float] = (0.0, 0.1)
+    p_blur: float = 0.2
+    p_blur_image: float = 0.5
+    blur_sigma: tuple[float, float] = (0.5, 1.0)
+    p_brightness: float = 0.15
+    brightness: tuple[float, float] = (0.75, 1.25)
+    p_contrast: float = 0.15
+    contrast: tuple[float, float] = (0.75, 1.25)
+    p_lowres: float = 0.25
+    p_lowres_image: float = 0.5
+    lowres_zoom: tuple[float, float] = (0.5, 1.0)
+    p_gamma_inverted: float = 0.1
+    p_gamma: float = 0.3
+    gamma: tuple[float, float] = (0.7, 1.5)
+    p_mirror: float = 0.5
+
+
+def inplane_theta(
+    generator: torch.Generator, n: int, params: AugmentParams
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw in-plane rotations and zooms.
+
+    Returns
+    -------
+    theta : Tensor, shape (n, 2, 3)
+        ``affine_grid`` matrices (output to input, normalised coordinates, about the centre).
+    selected : Tensor of bool, shape (n,)
+        Samples that rotate or zoom.
+    """
+    rotate = chance(generator, (n,), params.p_rotation)
+    zoom = chance(generator, (n,), params.p_scale)
+    angle = torch.where(
+        rotate, uniform(generator, (n,), -params.rotation_deg, params.rotation_deg), 0.0
+    )
+    scale = torch.where(zoom, uniform(generator, (n,), *params.scale), 1.0)
+    radians = angle * math.pi / 180
+    cos, sin = torch.cos(radians) / scale, torch.sin(radians) / scale
+    zero = torch.zeros_like(cos)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    return theta, rotate | zoom
+
+
+def warp_inplane(batch: Batch, theta: torch.Tensor, selected: torch.Tensor) -> Batch:
+    """Apply in-plane affine maps to the selected samples: images linear, masks nearest.
+
+    A zoom of ``s`` shows the crop ``s`` times larger (``theta`` holds ``1 / s``).
+    """
+    rows = selected.nonzero().squeeze(1)
+    if rows.numel() == 0:
+        return batch
+    images, coverage, labels = batch['images'], batch['coverage'], batch['labels']
+    s, z, x, y = images.shape[1:]
+    grid = F.affine_grid(theta[rows].to(images.dtype), [len(rows), 1, x, y], align_corners=False)
+
+    def warp(volume: torch.Tensor, mode: str) -> torch.Tensor:
+        flat = volume.reshape(len(rows), -1, x, y).to(images.dtype)
+        return F.grid_sample(flat, grid, mode=mode, padding_mode='zeros', align_corners=False)
+
+    images, coverage, labels = images.clone(), coverage.clone(), labels.clone()
+    cover = warp(coverage[rows], 'nearest').reshape(len(rows), s, z, x, y) > 0.5
+    images[rows] = warp(images[rows], 'bilinear').reshape(len(rows), s, z, x, y) * cover
+    coverage[rows] = cover
+    labels[rows] = warp(labels[rows], 'nearest').reshape(len(rows), z, x, y).round().long()
+    return {**batch, 'images': images, 'coverage': coverage, 'labels': labels}
+
+
+def mirror_left_right(batch: Batch, selected: torch.Tensor) -> Batch:
+    """Flip the selected samples along x (nibabel ``L``; axis 3 of images, 2 of labels)."""
+    if not bool(selected.any()):
+        return batch
+    pick = selected[:, None, None, None, None]
+    return {
+        **batch,
+        'images': torch.where(pick, batch['images'].flip(3), batch['images']),
+        'coverage': torch.where(pick, batch['coverage'].flip(3), batch['coverage']),
+        'labels': torch.where(pick[:, 0], batch['labels'].flip(2), batch['labels']),
+    }
+
+
+def _rows(pick: torch.Tensor) -> torch.Tensor:
+    return pick.nonzero().squeeze(1)
+
+
+def intensity_transforms(
+    images: torch.Tensor, mask: torch.Tensor, generator: torch.Generator, params: AugmentParams
+) -> torch.Tensor:
+    """Noise, blur, brightness, contrast, low resolution and gamma, each drawn per image.
+
+    Parameters
+    ----------
+    images : Tensor, shape (B, S, z, x, y)
+    mask : Tensor of bool, shape (B, S, z, x, y)
+        Field of view; the output is zero outside it. Images without one are left alone.
+
+    Returns
+    -------
+    Tensor, shape (B, S, z, x, y)
+        Only the drawn images are computed on (most transforms touch few images).
+    """
+    n_batch, n_slots = images.shape[:2]
+    x = images.reshape(-1, *images.shape[2:]).clone()
+    m = mask.reshape(x.shape)
+    n = x.shape[0]
+    present = m.flatten(1).any(1)
+
+    def per_sample(p: float) -> torch.Tensor:
+        return chance(generator, (n_batch, 1), p).expand(n_batch, n_slots).reshape(-1)
+
+    noisy = _rows(chance(generator, (n,), params.p_noise) & present)
+    std = uniform(generator, (n,), *params.noise_variance).sqrt()
+    if len(noisy):
+        noise = torch.randn(
+            (len(noisy), *x.shape[1:]), generator=generator, device=x.device, dtype=x.dtype
+        )
+        x[noisy] = x[noisy] + noise * std[noisy, None, None, None]
+
+    blurred = per_sample(params.p_blur) & chance(generator, (n,), params.p_blur_image) & present
+    sigma = uniform(generator, (n,), *params.blur_sigma)
+    rows = _rows(blurred)
+    if len(rows):
+        sub = x[rows]
+        for axis in (1, 2, 3):
+            sub = blur_axis(sub, sigma[rows], axis)
+        x[rows] = sub
+
+    bright = _rows(chance(generator, (n,), params.p_brightness) & present)
+    factor = uniform(generator, (n,), *params.brightness)
+    x[bright] = x[bright] * factor[bright, None, None, None]
+
+    contrasted = _rows(chance(generator, (n,), params.p_contrast) & present)
+    factor = uniform(generator, (n,), *params.contrast)
+    if len(contrasted):
+        sub, sub_mask = x[contrasted], m[contrasted]
+        mean, _ = masked_stats(sub, sub_mask)
+        low, high = masked_range(sub, sub_mask)
+        scaled = (sub - mean) * factor[contrasted, None, None, None] + mean
+        x[contrasted] = torch.minimum(torch.maximum(scaled, low), high)
+
+    lowres = per_sample(params.p_lowres) & chance(generator, (n,), params.p_lowres_image)
+    zoom = uniform(generator, (n,), *params.lowres_zoom)
+    for row in _rows(lowres & present).tolist():
+        volume = x[row][None, None]
+        size = [max(1, round(k * float(zoom[row]))) for k in volume.shape[2:]]
+        small = F.interpolate(volume, size=size, mode='nearest')
+        x[row] = F.interpolate(small, size=volume.shape[2:], mode='trilinear')[0, 0]
+
+    for p, invert in ((params.p_gamma_inverted, True), (params.p_gamma, False)):
+        rows = _rows(chance(generator, (n,), p) & present)
+        gamma = uniform(generator, (n,), *params.gamma)
+        if len(rows):
+            x[rows] = _gamma(x[rows], m[rows], gamma[rows], invert=invert)
+    x = torch.where(m, x, torch.zeros_like(x))
+    return x.reshape(images.shape)
+
+
+def _gamma(
+    x: torch.Tensor, mask: torch.Tensor, gamma: torch.Tensor, *, invert: bool
+) -> torch.Tensor:
+    """nnU-Net's gamma with retained statistics on images (N, z, x, y), gamma (N,)."""
+    y = -x if invert else x
+    mean, std = masked_stats(y, mask)
+    low, high = masked_range(y, mask)
+    span = (high - low).clamp(min=1e-7)
+    curved = ((y - low) / span).clamp(0, 1) ** gamma[:, None, None, None] * span + low
+    new_mean, new_std = masked_stats(torch.where(mask, curved, torch.zeros_like(y)), mask)
+    curved = (curved - new_mean) / new_std.clamp(min=1e-7) * std + mean
+    return -curved if invert else curved
+
+
+def augment_batch(
+    batch: Batch,
+    mode: str,
+    slots: Sequence[Slot],
+    generator: torch.Generator,
+    params: AugmentParams | None = None,
+    synth: SynthParams | None = None,
+) -> Batch:
+    """Augment one batch: in-plane warp, (``synth``: contrast randomisation), intensity, mirror.
+
+    Parameters
+    ----------
+    batch : dict of str to Tensor
+        ``images``, ``coverage``, ``presence``, ``labels`` as in the module docstring.
+    mode : {'none', 'standard', 'synth'}
+    slots : sequence of Slot
+        The model's slots (``synth`` blurs each along its own slice direction).
+    generator : torch.Generator
+        On the batch's device; the only source of randomness.
+    params, synth : AugmentParams, SynthParams, optional
+        Probabilities and ranges; default the dataclasses' defaults.
+
+    Returns
+    -------
+    dict of str to Tensor
+        A new batch; the input tensors are not modified.
+    """
+    if mode == 'none':
+        return batch
+    params = params or AugmentParams()
+    n = batch['images'].shape[0]
+    theta, warped = inplane_theta(generator, n, params)
+    batch = warp_inplane(batch, theta, warped)
+    images = batch['images']
+    mask = batch['coverage']
+    if mode == 'synth':
+        images = randomise_contrast(images, mask, slots, generator, synth or SynthParams())
+    images = intensity_transforms(images, mask, generator, params)
+    batch = {**batch, 'images': images}
+    return mirror_left_right(batch, chance(generator, (n,), params.p_mirror))

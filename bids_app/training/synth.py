@@ -1,0 +1,241 @@
+"""SynthSeg-style randomisation of what a site varies: contrast, bias field, resolution, noise.
+
+SynthSeg (Billot et al., Medical Image Analysis 2023) trains on images whose contrast, resolution,
+bias field and noise are drawn at random every iteration, so the network cannot rely on any one
+scanner's look. We have images, not tissue label maps, so contrast is randomised by passing each
+image through a random intensity curve (monotonic, or with probability ``p_nonmonotonic`` not),
+then a smooth multiplicative bias field, a thick-slice simulation along the slot's own slice
+direction (sagittal slots: x, axial slots: z, 3D slots: every axis), Rician noise, and a new
+z-score over the field of view, as inference normalises.
+
+Tensors are in the network layout ``(B, S, z, x, y)``, 0.5 mm voxels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from bids_app.config import CordFrameConfig, Slot
+from bids_app.training.intensity import blur_axis, chance, renormalise, uniform
+
+#: Axes of an image ``(z, x, y)`` along which each slot's voxels are thick: sagittal slices are
+#: thick left-right (x), axial ones along the cord (z), 3D acquisitions a little along every axis.
+SLICE_AXES: dict[Slot, tuple[int, ...]] = {
+    Slot.T2Sag: (1,),
+    Slot.STIR: (1,),
+    Slot.T2starAx: (0,),
+    Slot.T2Ax: (0,),
+    Slot.T1w: (0, 1, 2),
+    Slot.MP2RAGE: (0, 1, 2),
+}
+
+#: z-scored intensities in this range map to [0, 1] before the random curve.
+Z_RANGE = (-3.0, 5.0)
+
+#: FWHM of a Gaussian = 2 sqrt(2 ln 2) sigma.
+FWHM_PER_SIGMA = 2.3548
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    """Probabilities per image and ranges of the contrast randomisation.
+
+    Parameters
+    ----------
+    p_remap, p_nonmonotonic, n_knots : float, float, int
+        Random piecewise-linear intensity curve through ``n_knots`` evenly spaced knots, its
+        values uniform on [0, 1] (sorted unless non-monotonic).
+    p_bias, bias_std, bias_grid : float, float, (int, int, int)
+        Log bias field: Gaussian values of std uniform in ``[0, bias_std]`` on a ``(z, x, y)``
+        grid, upsampled trilinearly.
+    p_resolution : float
+        Thick-slice simulation.
+    sagittal_mm, axial_mm, isotropic_mm : (float, float)
+        Slice thickness ranges in mm of sagittal, axial and 3D slots.
+    p_noise, noise_std : float, float
+        Rician noise, std uniform in ``[0, noise_std]`` of the [0, 1] intensity range.
+    """
+
+    p_remap: float = 0.5
+    p_nonmonotonic: float = 0.25
+    n_knots: int = 6
+    p_bias: float = 0.5
+    bias_std: float = 0.3
+    bias_grid: tuple[int, int, int] = (4, 3, 3)
+    p_resolution: float = 0.5
+    sagittal_mm: tuple[float, float] = (1.0, 4.5)
+    axial_mm: tuple[float, float] = (1.0, 6.0)
+    isotropic_mm: tuple[float, float] = (0.5, 1.5)
+    p_noise: float = 0.5
+    noise_std: float = 0.08
+
+    def thickness(self, slot: Slot) -> tuple[float, float]:
+        """Thickness range in mm for a slot's acquisition plane."""
+        axes = SLICE_AXES[slot]
+        if len(axes) == 3:
+            return self.isotropic_mm
+        return self.sagittal_mm if axes == (1,) else self.axial_mm
+
+
+def random_curves(generator: torch.Generator, n: int, params: SynthParams) -> torch.Tensor:
+    """Knot values of ``n`` random intensity curves on [0, 1].
+
+    Returns
+    -------
+    Tensor, shape (n, n_knots)
+        Sorted (monotonic) unless drawn non-monotonic.
+    """
+    values = uniform(generator, (n, params.n_knots), 0.0, 1.0)
+    monotonic = ~chance(generator, (n,), params.p_nonmonotonic)
+    return torch.where(monotonic[:, None], values.sort(dim=1).values, values)
+
+
+def apply_curves(u: torch.Tensor, curves: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear interpolation of each image through its own curve.
+
+    Parameters
+    ----------
+    u : Tensor, shape (N, z, x, y)
+        Intensities in [0, 1].
+    curves : Tensor, shape (N, K)
+        Values at ``K`` evenly spaced knots on [0, 1].
+
+    Examples
+    --------
+    >>> u = torch.tensor([0.0, 0.25, 1.0]).reshape(1, 3, 1, 1)
+    >>> apply_curves(u, torch.tensor([[1.0, 0.0, 1.0]])).flatten().tolist()
+    [1.0, 0.5, 1.0]
+    """
+    knots = curves.shape[1]
+    flat = u.reshape(u.shape[0], -1)
+    position = flat.clamp(0, 1) * (knots - 1)
+    index = position.floor().long().clamp(max=knots - 2)
+    weight = position - index
+    table = curves.to(u.dtype)
+    out = table.gather(1, index) * (1 - weight) + table.gather(1, index + 1) * weight
+    return out.reshape(u.shape)
+
+
+def bias_fields(
+    generator: torch.Generator, std: torch.Tensor, shape: tuple[int, int, int], grid: tuple
+) -> torch.Tensor:
+    """Smooth multiplicative fields ``exp(g)``, ``g`` Gaussian with ``std`` on a coarse grid.
+
+    Parameters
+    ----------
+    std : Tensor, shape (N,)
+    shape : (int, int, int)
+        ``(z, x, y)`` of the images.
+    grid : (int, int, int)
+        Coarse ``(z, x, y)`` grid, upsampled trilinearly.
+
+    Returns
+    -------
+    Tensor, shape (N, z, x, y)
+    """
+    coarse = torch.randn((len(std), 1, *grid), generator=generator, device=generator.device)
+    coarse = coarse * std[:, None, None, None, None]
+    return torch.exp(F.interpolate(coarse, size=shape, mode='trilinear'))[:, 0]
+
+
+def thick_slices(u: torch.Tensor, axes: tuple[int, ...], factor: float) -> torch.Tensor:
+    """Simulate slices ``factor`` voxels thick along ``axes`` of one image (z, x, y).
+
+    Blur with a Gaussian whose FWHM is the thickness, keep one sample per slice (nearest), then
+    interpolate back linearly.
+
+    Parameters
+    ----------
+    u : Tensor, shape (z, x, y)
+    axes : tuple of {0, 1, 2}
+    factor : float
+        Slice thickness in voxels (>= 1).
+    """
+    volume = u[None]
+    for axis in axes:
+        volume = blur_axis(volume, volume.new_tensor([factor / FWHM_PER_SIGMA]), axis + 1)
+    size = list(u.shape)
+    for axis in axes:
+        size[axis] = max(1, round(size[axis] / factor))
+    small = F.interpolate(volume[None], size=size, mode='nearest')
+    return F.interpolate(small, size=tuple(u.shape), mode='trilinear')[0, 0]
+
+
+def randomise_contrast(
+    images: torch.Tensor,
+    mask: torch.Tensor,
+    slots: Sequence[Slot],
+    generator: torch.Generator,
+    params: SynthParams | None = None,
+    voxel_mm: float = CordFrameConfig.voxel_mm,
+) -> torch.Tensor:
+    """Random curve, bias field, thick slices and Rician noise per image, then z-scored again.
+
+    Each step is drawn per image with its own probability; an image that draws none is returned
+    as it came.
+
+    Parameters
+    ----------
+    images : Tensor, shape (B, S, z, x, y)
+        z-scored crops, zero outside ``mask``.
+    mask : Tensor of bool, shape (B, S, z, x, y)
+        Field of view of each image.
+    slots : sequence of Slot
+        The model slot of each of the ``S`` images.
+    generator : torch.Generator
+        On the images' device.
+    params : SynthParams, optional
+    voxel_mm : float
+        Voxel size of the cord frame.
+
+    Returns
+    -------
+    Tensor, shape (B, S, z, x, y)
+        The changed images z-scored over ``mask`` again, zero outside.
+    """
+    params = params or SynthParams()
+    n_slots = images.shape[1]
+    x = images.reshape(-1, *images.shape[2:]).clone()
+    m = mask.reshape(x.shape)
+    n = x.shape[0]
+    present = m.flatten(1).any(1)
+    slot_of = [slots[i % n_slots] for i in range(n)]
+
+    remap = chance(generator, (n,), params.p_remap) & present
+    curves = random_curves(generator, n, params)
+    bias = chance(generator, (n,), params.p_bias) & present
+    bias_std = uniform(generator, (n,), 0.0, params.bias_std)
+    thick = chance(generator, (n,), params.p_resolution) & present
+    thickness = torch.stack(
+        [uniform(generator, (1,), *params.thickness(slot))[0] for slot in slot_of]
+    )
+    noisy = chance(generator, (n,), params.p_noise) & present
+    noise_std = uniform(generator, (n,), 0.0, params.noise_std)
+    rows = (remap | bias | thick | noisy).nonzero().squeeze(1)
+    if len(rows) == 0:
+        return images
+
+    low, high = Z_RANGE
+    u = ((x[rows] - low) / (high - low)).clamp(0, 1)
+    u = torch.where(remap[rows, None, None, None], apply_curves(u, curves[rows]), u)
+    field = bias_fields(
+        generator,
+        torch.where(bias[rows], bias_std[rows], 0.0),
+        tuple(x.shape[1:]),
+        params.bias_grid,
+    )
+    u = torch.where(m[rows], u * field, torch.zeros_like(u))
+    for k, row in enumerate(rows.tolist()):
+        factor = float(thickness[row]) / voxel_mm
+        if bool(thick[row]) and factor > 1:
+            u[k] = thick_slices(u[k], SLICE_AXES[slot_of[row]], factor)
+    std = torch.where(noisy[rows], noise_std[rows], 0.0)[:, None, None, None]
+    real = torch.randn(u.shape, generator=generator, device=u.device, dtype=u.dtype)
+    imaginary = torch.randn(u.shape, generator=generator, device=u.device, dtype=u.dtype)
+    u = torch.sqrt((u + std * real) ** 2 + (std * imaginary) ** 2)
+    x[rows] = renormalise(u, m[rows])
+    return x.reshape(images.shape)

@@ -1,0 +1,136 @@
+"""The training loop on tiny synthetic frames: the loss falls, folders load, resume is exact."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bids_app.config import Slot
+from bids_app.errors import DatasetError, UsageError
+from bids_app.model.card import load_model_dir
+from bids_app.model.network import MultiSequenceUNet
+from bids_app.training.checkpoint import CHECKPOINT_DIR, LATEST
+from bids_app.training.curves import CURVES_NAME, LOG_NAME, read_log
+from bids_app.training.trainer import train
+
+pytestmark = pytest.mark.filterwarnings('ignore:Converting a tensor with requires_grad')
+
+
+def test_thirty_iterations_learn_and_write_a_model_folder(frames, tiny_train_config, tmp_path):
+    config = tiny_train_config(val_fraction=0.2)
+    result = train(frames, config, tmp_path / 'model')
+
+    assert result.finished
+    assert result.iterations_done == 30
+    assert np.mean(result.losses[-5:]) < 0.85 * np.mean(result.losses[:5])
+    model, card = load_model_dir(tmp_path / 'model')
+    assert [str(s) for s in model.config.slots] == ['T2Sag', 'STIR']  # the slots present
+    training = card['training']
+    assert training['slot_counts']['STIR'] == 3
+    assert training['slot_counts']['T1w'] == 0
+    assert len(training['train_units']) == 4
+    assert len(training['validation_units']) == 1
+    assert card['validation']['iteration'] in (10, 20, 30)
+    rows = read_log(tmp_path / 'model' / LOG_NAME)
+    assert [r['iteration'] for r in rows] == list(range(1, 31))
+    assert sum(not np.isnan(r['val_dice']) for r in rows) == 3
+    assert (tmp_path / 'model' / CURVES_NAME).stat().st_size > 10_000
+
+
+def _weights(path):
+    state = torch.load(path / CHECKPOINT_DIR / LATEST, weights_only=True)
+    return state['model'], state['optimizer']['state']
+
+
+@pytest.mark.parametrize(
+    ('variant', 'augmentation'),
+    [('mean-imputation', 'synth'), ('feature-augmentation', 'standard')],
+)
+def test_resume_gives_the_uninterrupted_weights(
+    frames, tiny_train_config, tmp_path, variant, augmentation
+):
+    config = tiny_train_config(
+        variant=variant, augmentation=augmentation, iterations=6, val_interval=3, oversample=0.5
+    )
+    train(frames, config, tmp_path / 'whole')
+    first = train(frames, config, tmp_path / 'parts', stop_after=4)
+    assert first.iterations_done == 4
+    assert not first.finished
+    with pytest.raises(UsageError, match='--resume'):
+        train(frames, config, tmp_path / 'parts')
+    second = train(frames, config, tmp_path / 'parts', resume=True)
+    assert second.iterations_done == 6
+    assert len(second.losses) == 2
+
+    whole_model, whole_momentum = _weights(tmp_path / 'whole')
+    parts_model, parts_momentum = _weights(tmp_path / 'parts')
+    for key, value in whole_model.items():
+        assert torch.equal(value, parts_model[key]), key
+    for key, value in whole_momentum.items():
+        assert torch.equal(value['momentum_buffer'], parts_momentum[key]['momentum_buffer'])
+    whole_log = read_log(tmp_path / 'whole' / LOG_NAME)
+    parts_log = read_log(tmp_path / 'parts' / LOG_NAME)
+    assert [r['loss'] for r in whole_log] == [r['loss'] for r in parts_log]
+
+    again = train(frames, config, tmp_path / 'parts', resume=True)
+    assert again.finished
+    assert again.losses == []
+
+
+def test_resume_with_other_settings_is_refused(frames, tiny_train_config, tmp_path):
+    train(frames, tiny_train_config(iterations=2), tmp_path / 'm', stop_after=1)
+    with pytest.raises(UsageError, match=r'lr: 0\.01 != 0\.02|lr: 0\.02 != 0\.01'):
+        train(frames, tiny_train_config(iterations=2, lr=0.02), tmp_path / 'm', resume=True)
+
+
+def test_no_labelled_subject_is_a_dataset_error(frames, tiny_train_config, tmp_path):
+    for frame in frames.values():
+        frame.labels = None
+    units = {**frames, 'sub-09': 'centreline failed'}
+    with pytest.raises(DatasetError, match=r'none of the 6 .*sub-00: no reference lesion label'):
+        train(units, tiny_train_config(), tmp_path / 'm')
+
+
+def test_a_variant_needing_slots_nobody_has_lists_the_counts(frames, tiny_train_config, tmp_path):
+    config = tiny_train_config(variant='combination', slots=('T2Sag', 'MP2RAGE'))
+    with pytest.raises(DatasetError, match=r"\['MP2RAGE'\].*T2Sag 5/5, STIR 3/5, .*MP2RAGE 0/5"):
+        train(frames, config, tmp_path / 'm')
+
+
+def test_combination_leaves_out_subjects_without_its_slots(frames, tiny_train_config, tmp_path):
+    config = tiny_train_config(
+        variant='combination', slots=('T2Sag', 'STIR'), iterations=2, val_fraction=0
+    )
+    card = train(frames, config, tmp_path / 'm').card
+    assert card['training']['train_units'] == ['sub-00', 'sub-02', 'sub-04']
+    assert set(card['training']['left_out']) == {'sub-01', 'sub-03'}
+
+
+def test_lesion_free_subjects_train_with_full_oversampling(tiny_train_config, tmp_path):
+    from conftest import make_frame
+
+    units = {f'sub-{i}': make_frame(i, lesion=False) for i in range(3)}
+    config = tiny_train_config(iterations=2, oversample=1.0, val_fraction=0)
+    result = train(units, config, tmp_path / 'm')
+    assert result.finished
+    assert result.card['training']['lesion_free_units'] == ['sub-0', 'sub-1', 'sub-2']
+
+
+def test_frozen_encoder_keeps_the_baseline_weights(frames, tiny_train_config, tmp_path):
+    train(frames, tiny_train_config(variant='baseline', iterations=2), tmp_path / 'base')
+    config = tiny_train_config(
+        variant='frozen-encoder', init_encoder=str(tmp_path / 'base'), iterations=3
+    )
+    train(frames, config, tmp_path / 'frozen')
+    base, _ = load_model_dir(tmp_path / 'base')
+    frozen, card = load_model_dir(tmp_path / 'frozen')
+    assert json.dumps(card['model_config']['freeze_encoders']) == '["T2Sag"]'
+    for key, value in base.encoders['T2Sag'].state_dict().items():
+        assert torch.equal(value, frozen.encoders['T2Sag'].state_dict()[key]), key
+    torch.manual_seed(config.seed)  # the STIR encoder as initialised, stored as float16
+    initial = MultiSequenceUNet(frozen.config).encoders[str(Slot.STIR)].state_dict()
+    trained = frozen.encoders[str(Slot.STIR)].state_dict()
+    assert any(not torch.equal(v.half().float(), trained[k]) for k, v in initial.items())
