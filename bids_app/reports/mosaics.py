@@ -128,6 +128,15 @@ def patch_rgb(crop: NDArray, covered: NDArray, k: int, window: tuple[float, floa
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
+def _letters(axes, row: int, col: int, n: int) -> None:
+    """R, L, A, P on the sides of the patch at ``(row, col)`` (radiological display)."""
+    style = {'color': TEXT_COLOUR, 'fontsize': 6, 'fontweight': 'bold'}
+    axes.text(col + 1, row + n / 2, 'R', ha='left', va='center', **style)
+    axes.text(col + n - 2, row + n / 2, 'L', ha='right', va='center', **style)
+    axes.text(col + n / 2, row + 1, 'A', ha='center', va='top', **style)
+    axes.text(col + n / 2, row + n - 1, 'P', ha='center', va='bottom', **style)
+
+
 def _canvas(shape: tuple[int, int], margin: tuple[int, int]):
     """A black figure of ``shape`` pixels plus (top, left) margin, with one full-size axes."""
     rows, cols = shape[0] + margin[0], shape[1] + margin[1]
@@ -177,6 +186,8 @@ def crop_mosaic(
         label = f'{z_mm[k]:.0f}' if covered[k] else f'{z_mm[k]:.0f} n/c'
         axes.text(c + 1, r + 1, label, color=TEXT_COLOUR, fontsize=7, ha='left', va='top')
     axes.imshow(rgb, interpolation='bilinear', extent=(-0.5, shape[1] - 0.5, shape[0] - 0.5, -0.5))
+    if len(ks):
+        _letters(axes, *origins[0], n)
     axes.text(
         GAP,
         -COLUMN_HEADER / 2,
@@ -245,8 +256,7 @@ def lesion_grid(
         axes.text(origins[col][1] + n / 2, -COLUMN_HEADER / 2, str(slot), color='white',
                   fontsize=8, ha='center', va='center')  # fmt: skip
     axes.imshow(rgb, interpolation='bilinear', extent=(-0.5, shape[1] - 0.5, shape[0] - 0.5, -0.5))
-    axes.text(-ROW_HEADER + 2, -COLUMN_HEADER / 2, 'R|L A^', color=TEXT_COLOUR, fontsize=7,
-              va='center')  # fmt: skip
+    _letters(axes, *origins[0], n)
     save_png(figure, out_plain)
     for row, lesion in enumerate(slices):
         for col in range(len(slots)):
