@@ -275,8 +275,9 @@ def train(
         losses.append(float(loss))
         window.append({'loss': float(loss), **parts})
         elapsed = time.monotonic() - start_time
-        out_of_time = time_limit_s is not None and elapsed > time_limit_s
-        stopping = done == stop or context.any(out_of_time)
+        stopping = done == stop or (
+            time_limit_s is not None and context.any(elapsed > time_limit_s)
+        )
         validating = done % config.val_interval == 0 or stopping
         metrics: dict[str, float] = {}
         if validating:
