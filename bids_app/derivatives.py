@@ -88,12 +88,20 @@ def bids_uri(path: Path, root: Path, dataset: str = 'raw') -> str:
     return f'bids:{dataset}:{path.relative_to(root).as_posix()}'
 
 
+def file_mode() -> int:
+    """Permissions of a new file under the current umask (``mkstemp`` would give 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic(path: Path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -84,3 +84,29 @@ def bids_tree(tmp_path: Path) -> Callable[..., Path]:
         return write_bids_tree(tmp_path / name, files)
 
     return make
+
+
+@pytest.fixture(scope='session')
+def tiny_model(tmp_path_factory) -> Path:
+    """A random mean-imputation model with tiny widths: fast, says nothing of accuracy."""
+    import torch
+
+    from bids_app.model.card import save_model_dir
+    from bids_app.model.config import variant_config
+    from bids_app.model.network import MultiSequenceUNet
+
+    torch.manual_seed(0)
+    config = variant_config('mean-imputation', widths=(4, 8, 8, 8, 8), patch_size=(48, 48, 64))
+    path = tmp_path_factory.mktemp('models') / 'tiny'
+    save_model_dir(path, MultiSequenceUNet(config), config, {'training': {'note': 'random'}})
+    return path
+
+
+@pytest.fixture(scope='session')
+def small_phantoms(tmp_path_factory) -> Path:
+    """Two small phantom subjects with every sequence, and their labels (written once)."""
+    from bids_app.phantoms.dataset import write_dataset
+
+    root = tmp_path_factory.mktemp('phantoms') / 'bids'
+    write_dataset(root, 2, seed=5, small=True, all_sequences=True)
+    return root

@@ -12,12 +12,20 @@ import tomli_w
 import yaml
 
 from bids_app.config import RunConfig, Slot
-from bids_app.derivatives import centerline_name, ensure_dataset_description, unit_folder
+from bids_app.derivatives import ensure_dataset_description, unit_folder
 from bids_app.discovery import Unit
 from bids_app.errors import MissingDependencyError, SclesionError
 from bids_app.interfaces.sct import available_sct_command
 from bids_app.labels import find_cord_mask, find_lesion_label
-from bids_app.workflows.base import UnitPlan, init_frames_wf, init_sclesion_wf, init_unit_wf
+from bids_app.model.card import load_model_dir
+from bids_app.model.registry import resolve_model_dir
+from bids_app.workflows.base import (
+    InferenceOptions,
+    UnitPlan,
+    init_frames_wf,
+    init_sclesion_wf,
+    init_unit_wf,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +119,9 @@ def _unit_log_dir(plan: UnitPlan, config: RunConfig) -> Path:
 
 
 def _participant_output(plan: UnitPlan, config: RunConfig) -> Path:
+    """The summary TSV, written last: its presence means the unit's outputs are complete."""
     folder = config.output_dir / unit_folder(plan.unit.subject, plan.unit.session)
-    return folder / centerline_name(plan.unit.slots[Slot.T2Sag][0])
+    return folder / f'{plan.unit.name}_desc-lesions_summary.tsv'
 
 
 def frames_cache(config: RunConfig) -> Path:
@@ -195,10 +204,33 @@ def _start(config: RunConfig, verbosity: int) -> None:
     _configure_nipype(config, verbosity)
 
 
+def inference_options(config: RunConfig) -> InferenceOptions:
+    """The model folder (checked once, before any work) and how to run it."""
+    model_dir = resolve_model_dir(config.model)
+    load_model_dir(model_dir)
+    return InferenceOptions(
+        model_dir=model_dir,
+        device=config.device,
+        tta=config.tta,
+        num_threads=config.omp_nthreads,
+        threshold=config.threshold,
+    )
+
+
 def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0) -> dict:
-    """Run the participant level on every runnable unit; return unit name -> failure or None."""
+    """Run the participant level on every runnable unit; return unit name -> failure or None.
+
+    Units whose outputs are complete are reused unless ``--overwrite``.
+    """
     outcomes: dict[str, str | None] = {u.name: u.error for u in units if u.error}
-    plans = _plans(units, config, outcomes, labels=False)
+    inference = inference_options(config)
+    plans = []
+    for plan in _plans(units, config, outcomes, labels=False):
+        if _participant_output(plan, config).exists() and not config.overwrite:
+            logger.log(25, '%s: outputs exist, reused (--overwrite recomputes)', plan.unit.name)
+            outcomes[plan.unit.name] = None
+        else:
+            plans.append(plan)
     if not plans:
         return outcomes
     _start(config, verbosity)
@@ -211,6 +243,7 @@ def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0
             bids_dir=config.bids_dir,
             output_dir=config.output_dir,
             crashdump_dir=crashdump_dir,
+            inference=inference,
         )
 
     def log_dir(plan: UnitPlan) -> Path:

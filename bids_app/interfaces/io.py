@@ -12,6 +12,7 @@ import numpy as np
 from nibabel.filebasedimages import ImageFileError
 from numpy.typing import NDArray
 
+from bids_app.derivatives import file_mode
 from bids_app.errors import InputImageError
 from bids_app.image_checks import check_image
 
@@ -51,6 +52,7 @@ def save_image(data: NDArray, affine: NDArray, path: str | Path, *, dtype=None) 
     os.close(fd)
     try:
         img.to_filename(tmp)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

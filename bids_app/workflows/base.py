@@ -12,6 +12,8 @@ from bids_app import __version__
 from bids_app.config import Slot
 from bids_app.derivatives import unit_folder
 from bids_app.discovery import Unit
+from bids_app.interfaces.inference import PredictLesions
+from bids_app.interfaces.lesion_outputs import WriteLesionOutputs
 from bids_app.interfaces.outputs import CopyFile, WritePreprocOutputs
 from bids_app.workflows.preproc import init_preproc_wf
 
@@ -61,6 +63,11 @@ def set_crashdump_dir(workflow: pe.Workflow, crashdump_dir: Path) -> pe.Workflow
     return workflow
 
 
+# Nodes that write outside their own folder (outputs, caches) carry ``overwrite=True``: Nipype
+# would otherwise skip them on a rerun whose inputs did not change, and a deleted output would
+# never come back.
+
+
 def _preproc_for(plan: UnitPlan) -> pe.Workflow:
     """The unit's pre-processing workflow with its inputs filled in."""
     unit = plan.unit
@@ -86,17 +93,35 @@ def init_frames_wf(plan: UnitPlan, *, cache_dir: Path, crashdump_dir: Path) -> p
         CopyFile(destination=str(cache_dir / f'{plan.unit.name}.npz')),
         name='cache_frame',
         run_without_submitting=True,
+        overwrite=True,
     )
     workflow.connect([(_preproc_for(plan), cache, [('outputnode.cordframe', 'in_file')])])
     return set_crashdump_dir(workflow, crashdump_dir)
 
 
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How the participant level runs the model (recorded in the sidecars)."""
+
+    model_dir: Path
+    device: str = 'auto'
+    tta: bool = False
+    num_threads: int = 1
+    threshold: float = 0.5
+
+
 def init_unit_wf(
-    plan: UnitPlan, *, bids_dir: Path, output_dir: Path, crashdump_dir: Path
+    plan: UnitPlan,
+    *,
+    bids_dir: Path,
+    output_dir: Path,
+    crashdump_dir: Path,
+    inference: InferenceOptions,
 ) -> pe.Workflow:
-    """Pre-process one subject/session and write its centrelines and crops.
+    """The participant level for one subject/session.
 
     Workflow Graph
+        preproc_wf -> predict -> write_lesions
         preproc_wf -> write_preproc
 
     Parameters
@@ -107,31 +132,72 @@ def init_unit_wf(
         The raw dataset and the derivatives folder.
     crashdump_dir : Path
         Where Nipype writes this unit's crash files.
+    inference : InferenceOptions
+        Model folder, device, test-time augmentation, threads, threshold.
     """
     unit = plan.unit
     slots = [s for s in Slot if s in unit.slots]
     workflow = pe.Workflow(name=plan.workflow_name)
     preproc = _preproc_for(plan)
-    write = pe.Node(
-        WritePreprocOutputs(
-            output_dir=str(output_dir),
-            bids_dir=str(bids_dir),
-            folder=str(unit_folder(unit.subject, unit.session)),
-            slots=[s.value for s in slots],
-            sources=[[str(p) for p in unit.slots[s]] for s in slots],
-        ),
+    describe = {
+        'output_dir': str(output_dir),
+        'bids_dir': str(bids_dir),
+        'folder': str(unit_folder(unit.subject, unit.session)),
+        'slots': [s.value for s in slots],
+        'sources': [[str(p) for p in unit.slots[s]] for s in slots],
+    }
+    write_preproc = pe.Node(
+        WritePreprocOutputs(**describe),
         name='write_preproc',
         run_without_submitting=True,
+        overwrite=True,
+    )
+    predict = pe.Node(
+        PredictLesions(
+            model_dir=str(inference.model_dir),
+            device=inference.device,
+            tta=inference.tta,
+            num_threads=inference.num_threads,
+            threshold=inference.threshold,
+        ),
+        name='predict',
+        n_procs=inference.num_threads,
+    )
+    write_lesions = pe.Node(
+        WriteLesionOutputs(
+            **describe,
+            subject=unit.subject,
+            session=unit.session or '',
+            threshold=inference.threshold,
+            tta=inference.tta,
+        ),
+        name='write_lesions',
+        overwrite=True,
     )
     workflow.connect(
         [
             (
                 preproc,
-                write,
+                write_preproc,
                 [
                     ('outputnode.cordframe', 'cordframe'),
                     ('outputnode.centerline_tsvs', 'centerline_tsvs'),
                     ('outputnode.crop_files', 'crop_files'),
+                ],
+            ),
+            (preproc, predict, [('outputnode.cordframe', 'cordframe')]),
+            (
+                preproc,
+                write_lesions,
+                [('outputnode.cordframe', 'cordframe'), ('outputnode.t2sag_file', 't2sag_file')],
+            ),
+            (
+                predict,
+                write_lesions,
+                [
+                    ('out_file', 'prediction'),
+                    ('model_name', 'model_name'),
+                    ('model_sha256', 'model_sha256'),
                 ],
             ),
         ]

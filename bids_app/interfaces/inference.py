@@ -1,0 +1,73 @@
+"""``PredictLesions``: the model on one cord frame, with whichever slots the unit has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nipype.interfaces.base import (
+    BaseInterfaceInputSpec,
+    Directory,
+    File,
+    SimpleInterface,
+    TraitedSpec,
+    traits,
+)
+
+
+class _PredictInputSpec(BaseInterfaceInputSpec):
+    cordframe = File(exists=True, mandatory=True, desc='the cord frame (.npz)')
+    model_dir = Directory(exists=True, mandatory=True, desc='model folder')
+    device = traits.Str('auto', usedefault=True, desc='auto, cpu, cuda[:N]')
+    tta = traits.Bool(False, usedefault=True, desc='mirroring test-time augmentation')
+    num_threads = traits.Int(1, usedefault=True, desc='torch intra-op threads')
+    threshold = traits.Float(0.5, usedefault=True, desc='probability threshold')
+
+
+class _PredictOutputSpec(TraitedSpec):
+    out_file = File(exists=True, desc='probability and mask in the cord frame (.npz)')
+    model_name = traits.Str(desc='model name from its card')
+    model_sha256 = traits.Str(desc='sha256 of the weights')
+    runtime_s = traits.Float(desc='seconds of inference')
+
+
+class PredictLesions(SimpleInterface):
+    """Probabilities from the slots present (the others mean-imputed), then post-processing."""
+
+    input_spec = _PredictInputSpec
+    output_spec = _PredictOutputSpec
+
+    def _run_interface(self, runtime):
+        import time
+
+        import numpy as np
+
+        from bids_app.frame import CordFrame
+        from bids_app.inference import LesionPredictor, PostprocessOptions, postprocess
+
+        started = time.perf_counter()
+        frame = CordFrame.load(self.inputs.cordframe)
+        predictor = LesionPredictor.from_model_dir(
+            Path(self.inputs.model_dir),
+            self.inputs.device,
+            tta=self.inputs.tta,
+            n_threads=self.inputs.num_threads,
+        )
+        usable = [s for s in frame.slots if s in predictor.slots]
+        probability = predictor.predict(
+            {s: frame.crops[s] for s in usable}, {s: frame.coverage[s] for s in usable}
+        )
+        options = PostprocessOptions(threshold=self.inputs.threshold)
+        cord = frame.cord.astype(bool) if frame.cord is not None else None
+        mask = postprocess(probability, options, cord_mask=cord)
+        out = Path(runtime.cwd) / 'prediction.npz'
+        np.savez(
+            out, probability=probability, mask=mask, slots=np.asarray([str(s) for s in usable])
+        )
+        card = predictor.card
+        self._results.update(
+            out_file=str(out),
+            model_name=str(card.get('name', '')),
+            model_sha256=str(card['weights']['sha256']),
+            runtime_s=time.perf_counter() - started,
+        )
+        return runtime

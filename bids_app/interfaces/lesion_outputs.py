@@ -1,0 +1,196 @@
+"""``WriteLesionOutputs``: the participant's lesion derivatives on the native T2Sag grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nipype.interfaces.base import (
+    BaseInterfaceInputSpec,
+    Directory,
+    File,
+    OutputMultiObject,
+    SimpleInterface,
+    TraitedSpec,
+    traits,
+)
+
+SUMMARY_COLUMNS = {
+    'participant_id': {'Description': 'Participant label with its sub- prefix'},
+    'session_id': {'Description': 'Session label with its ses- prefix, n/a without sessions'},
+    'slots_used': {'Description': 'Comma-separated sequence slots the model was given'},
+    'n_lesions': {'Description': 'Number of lesions (26-connected components of the mask)'},
+    'total_volume_mm3': {'Description': 'Total lesion volume', 'Units': 'mm^3'},
+    'centerline_provider': {'Description': 'Centreline provider of each slot, slot:provider'},
+    'model': {'Description': 'Model name and the first 12 hex digits of its weights sha256'},
+    'threshold': {'Description': 'Probability threshold of the mask'},
+}
+
+
+class _WriteLesionInputSpec(BaseInterfaceInputSpec):
+    output_dir = Directory(mandatory=True, desc='the derivatives dataset')
+    bids_dir = Directory(exists=True, mandatory=True, desc='the raw dataset')
+    folder = traits.Str(mandatory=True, desc='sub-<s>[/ses-<t>]/anat')
+    subject = traits.Str(mandatory=True)
+    session = traits.Str('', usedefault=True)
+    slots = traits.List(traits.Str, mandatory=True, desc='slots of the unit, in file order')
+    sources = traits.List(traits.List(traits.Str), mandatory=True, desc='raw files per slot')
+    t2sag_file = File(exists=True, mandatory=True, desc='the (fused) T2Sag image')
+    cordframe = File(exists=True, mandatory=True, desc='the cord frame (.npz)')
+    prediction = File(exists=True, mandatory=True, desc='probability and mask (.npz)')
+    model_name = traits.Str(mandatory=True)
+    model_sha256 = traits.Str(mandatory=True)
+    threshold = traits.Float(mandatory=True)
+    tta = traits.Bool(mandatory=True)
+
+
+class _WriteLesionOutputSpec(TraitedSpec):
+    out_files = OutputMultiObject(File(exists=True), desc='files written')
+    summary = File(exists=True, desc='the summary TSV, written last')
+
+
+class WriteLesionOutputs(SimpleInterface):
+    """Probability, mask, numbered lesions, lesion table and summary, with their sidecars.
+
+    The summary TSV is written last: its presence marks the unit's outputs as complete.
+    """
+
+    input_spec = _WriteLesionInputSpec
+    output_spec = _WriteLesionOutputSpec
+
+    def _run_interface(self, runtime):
+        import nibabel as nib
+        import numpy as np
+
+        from bids_app.derivatives import bids_uri, write_json, write_tsv
+        from bids_app.frame import CordFrame
+        from bids_app.interfaces.io import save_image
+        from bids_app.lesions import COLUMNS, label_lesions, lesion_table
+        from bids_app.native import to_native
+
+        inputs = self.inputs
+        names = _OutputNames(inputs)
+        frame = CordFrame.load(inputs.cordframe)
+        with np.load(inputs.prediction) as prediction:
+            probability, mask = prediction['probability'], prediction['mask']
+            slots_used = [str(s) for s in prediction['slots']]
+        t2 = nib.load(inputs.t2sag_file)
+        affine = np.asarray(t2.affine, dtype=np.float64)
+        native = to_native(frame, probability, mask, t2.shape[:3], affine)
+        labels, n_lesions = label_lesions(native.mask, affine)
+        table = lesion_table(
+            labels,
+            affine,
+            probability=native.probability,
+            coverage_by_slot={str(s): c for s, c in native.coverage.items()},
+            centerline_xyz_mm=frame.centerlines[frame.slots[0]],
+        )
+        written: list[Path] = []
+        spatial = names.spatial_reference()
+        if names.fused:
+            save_image(t2.get_fdata(dtype=np.float32), affine, names.path('preproc'))
+            write_json(
+                names.path('preproc', '.json'),
+                {'Sources': names.uris['T2Sag'], 'Description': 'T2Sag fused from its chunks'},
+            )
+            written.append(names.path('preproc'))
+        providers = ', '.join(f'{s}:{frame.providers[s]}' for s in frame.slots)
+        model = {'Name': inputs.model_name, 'SHA256': inputs.model_sha256}
+        common = {'SpatialReference': spatial, 'SoftwareVersion': names.version}
+        save_image(native.probability, affine, names.path('probseg'), dtype=np.float32)
+        write_json(
+            names.path('probseg', '.json'),
+            {
+                **common,
+                'Manual': False,
+                'Description': 'MS lesion probability on the native T2Sag grid',
+                'Sources': [u for slot in slots_used for u in names.uris[slot]],
+                'Slots': {slot: names.uris[slot] for slot in slots_used},
+                'SlotsFound': list(inputs.slots),
+                'CenterlineProvider': {str(s): frame.providers[s] for s in frame.slots},
+                'Model': model,
+                'TestTimeAugmentation': bool(inputs.tta),
+            },
+        )
+        probseg_uri = bids_uri(names.path('probseg'), Path(inputs.output_dir), '')
+        save_image(native.mask.astype(np.uint8), affine, names.path('mask'), dtype=np.uint8)
+        write_json(
+            names.path('mask', '.json'),
+            {
+                **common,
+                'Type': 'Lesion',
+                'Manual': False,
+                'Threshold': inputs.threshold,
+                'Description': 'Binary MS lesion mask on the native T2Sag grid',
+                'Sources': [probseg_uri],
+            },
+        )
+        save_image(labels.astype(np.int16), affine, names.path('dseg'), dtype=np.int16)
+        # One JSON for the dseg image and its same-name lesion table (the columns' descriptions).
+        write_json(
+            names.path('dseg', '.json'),
+            {
+                **common,
+                'Manual': False,
+                'Sources': [probseg_uri],
+                'Description': 'Lesions numbered 1..N, superior-most first (26-connectivity)',
+                **COLUMNS,
+            },
+        )
+        write_tsv(names.path('dseg', '.tsv'), [m.to_row() for m in table], list(COLUMNS))
+        written += [names.path(k) for k in ('probseg', 'mask', 'dseg')]
+        summary = {
+            'participant_id': f'sub-{inputs.subject}',
+            'session_id': f'ses-{inputs.session}' if inputs.session else None,
+            'slots_used': ','.join(slots_used),
+            'n_lesions': n_lesions,
+            'total_volume_mm3': float(sum(m.volume_mm3 for m in table)),
+            'centerline_provider': providers.replace(' ', ''),
+            'model': f'{inputs.model_name}@{inputs.model_sha256[:12]}',
+            'threshold': inputs.threshold,
+        }
+        write_json(names.path('summary', '.json'), SUMMARY_COLUMNS)
+        summary_path = write_tsv(names.path('summary', '.tsv'), [summary], list(SUMMARY_COLUMNS))
+        self._results.update(out_files=[str(p) for p in written], summary=str(summary_path))
+        return runtime
+
+
+class _OutputNames:
+    """File names of one unit's lesion outputs (CONVENTIONS section 4)."""
+
+    def __init__(self, inputs) -> None:
+        from bids_app import __version__
+        from bids_app.derivatives import bids_uri, split_source
+
+        self.version = __version__
+        self.output_dir = Path(inputs.output_dir)
+        self.folder = self.output_dir / inputs.folder
+        sources = dict(zip(inputs.slots, inputs.sources, strict=True))
+        self.t2sag = Path(sources['T2Sag'][0])
+        self.fused = len(sources['T2Sag']) > 1
+        bids_dir = Path(inputs.bids_dir)
+        self.uris = {s: [bids_uri(Path(p), bids_dir) for p in ps] for s, ps in sources.items()}
+        self.suffix = split_source(self.t2sag)[1]
+        self.unit_stem = f'sub-{inputs.subject}' + (
+            f'_ses-{inputs.session}' if inputs.session else ''
+        )
+
+    def path(self, kind: str, extension: str = '.nii.gz') -> Path:
+        """``kind``: preproc, probseg, mask, dseg or summary."""
+        from bids_app.derivatives import derived_name
+
+        if kind == 'summary':
+            return self.folder / f'{self.unit_stem}_desc-lesions_summary{extension}'
+        entities = {
+            'preproc': {'suffix': self.suffix, 'desc': 'preproc'},
+            'probseg': {'suffix': 'probseg', 'label': 'lesion'},
+            'mask': {'suffix': 'mask', 'label': 'lesion'},
+            'dseg': {'suffix': 'dseg', 'desc': 'lesions'},
+        }[kind]
+        return self.folder / derived_name(self.t2sag, extension=extension, **entities)
+
+    def spatial_reference(self) -> str:
+        from bids_app.derivatives import bids_uri
+
+        if self.fused:
+            return bids_uri(self.path('preproc'), self.output_dir, '')
+        return self.uris['T2Sag'][0]

@@ -1,0 +1,139 @@
+"""The participant level end to end on phantoms, with a tiny random model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pytest
+from bids import BIDSLayout
+
+from bids_app.cli.run import main
+
+
+@pytest.fixture(scope='module')
+def run(small_phantoms, tiny_model, tmp_path_factory):
+    """Run once; tests read the outputs."""
+    out = tmp_path_factory.mktemp('participant') / 'out'
+    work = out.parent / 'work'
+    labels = small_phantoms / 'derivatives' / 'labels'
+    argv = [
+        str(small_phantoms),
+        str(out),
+        'participant',
+        '-w',
+        str(work),
+        '--nprocs',
+        '2',
+        '--model',
+        str(tiny_model),
+        '--cord-masks',
+        str(labels),
+        '--skip-bids-validation',
+    ]
+    code = main(argv)
+    return code, out, argv
+
+
+def test_exit_code_and_every_output(run):
+    code, out, _ = run
+    assert code == 0
+    for subject in ('001', '002'):
+        folder = out / f'sub-{subject}' / 'anat'
+        stem = f'sub-{subject}_acq-sag'
+        for name in (
+            f'{stem}_label-lesion_mask.nii.gz',
+            f'{stem}_label-lesion_probseg.nii.gz',
+            f'{stem}_desc-lesions_dseg.nii.gz',
+            f'{stem}_desc-lesions_dseg.tsv',
+            f'sub-{subject}_desc-lesions_summary.tsv',
+            f'sub-{subject}_acq-ax_T2starw_desc-centerline.tsv',
+        ):
+            assert (folder / name).is_file(), name
+    description = json.loads((out / 'dataset_description.json').read_text())
+    assert description['DatasetType'] == 'derivative'
+    assert description['GeneratedBy'][0]['Name'] == 'sclesion'
+
+
+def test_pybids_finds_the_mask_by_entities_on_the_t2sag_grid(run, small_phantoms):
+    _, out, _ = run
+    layout = BIDSLayout(str(small_phantoms), derivatives=str(out), validate=False)
+    masks = layout.get(
+        scope='derivatives', subject='001', label='lesion', suffix='mask', extension='.nii.gz'
+    )
+    assert len(masks) == 1
+    t2sag = small_phantoms / 'sub-001' / 'anat' / 'sub-001_acq-sag_T2w.nii.gz'
+    mask, source = nib.load(masks[0].path), nib.load(t2sag)
+    assert mask.shape == source.shape
+    assert np.allclose(mask.affine, source.affine, atol=1e-4)
+    probseg = nib.load(str(masks[0].path).replace('_mask', '_probseg'))
+    probability = np.asarray(probseg.dataobj)
+    assert probability.min() >= 0
+    assert probability.max() <= 1
+
+
+def test_sidecars_point_at_real_files(run, small_phantoms):
+    _, out, _ = run
+    for sidecar in out.rglob('sub-*/anat/*.json'):
+        content = json.loads(sidecar.read_text())
+        for uri in content.get('Sources', []):
+            dataset, relative = uri.split(':', 2)[1:]
+            root = small_phantoms if dataset == 'raw' else out
+            assert (root / relative).is_file(), (sidecar.name, uri)
+
+
+def test_lesion_table_matches_the_dseg(run):
+    _, out, _ = run
+    for dseg_path in out.rglob('*_desc-lesions_dseg.nii.gz'):
+        dseg = np.asarray(nib.load(dseg_path).dataobj)
+        rows = dseg_path.with_name(dseg_path.name.replace('.nii.gz', '.tsv')).read_text()
+        n_rows = len(rows.strip().splitlines()) - 1
+        assert n_rows == int(dseg.max())
+        mask = np.asarray(
+            nib.load(str(dseg_path).replace('desc-lesions_dseg', 'label-lesion_mask')).dataobj
+        )
+        assert np.array_equal(dseg > 0, mask > 0)
+
+
+def test_rerun_reuses_and_overwrite_recomputes(run, caplog):
+    _, out, argv = run
+    summary = out / 'sub-001' / 'anat' / 'sub-001_desc-lesions_summary.tsv'
+    before = summary.stat().st_mtime_ns
+    assert main(argv) == 0
+    assert summary.stat().st_mtime_ns == before
+    mask = out / 'sub-002' / 'anat' / 'sub-002_acq-sag_label-lesion_mask.nii.gz'
+    mask.unlink()
+    assert main([*argv, '--overwrite', '--participant-label', '002']) == 0
+    assert mask.is_file()
+
+
+def test_one_bad_subject_fails_alone(small_phantoms, tiny_model, tmp_path, caplog):
+    bids = tmp_path / 'bids'
+    shutil.copytree(small_phantoms, bids)
+    bad = bids / 'sub-002' / 'anat' / 'sub-002_acq-sag_T2w.nii.gz'
+    img = nib.load(bad)
+    data = np.asarray(img.dataobj).astype(np.float32)
+    data[0, 0, 0] = np.nan
+    nib.Nifti1Image(data, img.affine).to_filename(bad)
+    out = tmp_path / 'out'
+    argv = [
+        str(bids),
+        str(out),
+        'participant',
+        '-w',
+        str(tmp_path / 'work'),
+        '--nprocs',
+        '2',
+        '--model',
+        str(tiny_model),
+        '--skip-bids-validation',
+        '--cord-masks',
+        str(bids / 'derivatives' / 'labels'),
+    ]
+    assert main(argv) == 1
+    assert (out / 'sub-001' / 'anat' / 'sub-001_desc-lesions_summary.tsv').is_file()
+    assert not (out / 'sub-002' / 'anat' / 'sub-002_desc-lesions_summary.tsv').exists()
+    crash = list((out / 'sub-002' / 'log').rglob('crash-*.txt'))
+    assert crash
