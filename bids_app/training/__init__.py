@@ -4,12 +4,14 @@ Modules, in data-flow order: :mod:`.options` (``TrainConfig``, command-line opti
 :mod:`.subjects` (frames -> normalised training subjects, the subject split), :mod:`.data`
 (patches, oversampling, the loader), :mod:`.intensity`, :mod:`.synth` and :mod:`.augment`
 (batched augmentation on the training device), :mod:`.validation`, :mod:`.checkpoint`,
-:mod:`.curves` (log and figure), :mod:`.distributed` (``torchrun``) and :mod:`.trainer`.
+:mod:`.curves` (log and figure), :mod:`.distributed` (``torchrun``), :mod:`.trainer` and
+:mod:`.entry` (what the command line calls).
 """
 
 from __future__ import annotations
 
 from bids_app.training.distributed import DistributedContext, distributed_session
+from bids_app.training.entry import run_training
 from bids_app.training.options import TrainConfig, add_training_arguments
 from bids_app.training.trainer import TrainResult, train
 
@@ -19,5 +21,6 @@ __all__ = [
     'TrainResult',
     'add_training_arguments',
     'distributed_session',
+    'run_training',
     'train',
 ]

@@ -66,6 +66,7 @@ def plot_curves(rows: list[Mapping[str, float]], path: Path, title: str) -> Path
     """
     figure = Figure(figsize=(7, 6))
     top, bottom = figure.subplots(2, 1, sharex=True)
+    figure.subplots_adjust(left=0.13, right=0.97, top=0.94, bottom=0.09, hspace=0.08)
     loss = [(r['iteration'], r['loss']) for r in rows if not math.isnan(r['loss'])]
     if loss:
         top.plot(*zip(*loss, strict=True), color='tab:blue', lw=1)
@@ -85,6 +86,5 @@ def plot_curves(rows: list[Mapping[str, float]], path: Path, title: str) -> Path
     bottom.set_xlabel('iteration')
     for axis in (top, bottom):
         axis.grid(alpha=0.3)
-    figure.tight_layout()
     figure.savefig(path, dpi=100)
     return path

@@ -23,22 +23,24 @@ def make_frame(
     length: int = 48,
     lesion: bool = True,
     labels: bool = True,
+    size: int = N,
 ) -> CordFrame:
-    """A cord frame ``(16, 16, length)``: a bright cord disc of radius 4 voxels along z, a
+    """A cord frame ``(size, size, length)``: a bright cord disc of radius 4 voxels along z, a
     brighter ball of radius ~2.4 voxels (the lesion, labelled) at a random z, Gaussian noise."""
     rng = np.random.default_rng(seed)
-    x, y, z = np.meshgrid(np.arange(N), np.arange(N), np.arange(length), indexing='ij')
-    disc = (x - 7.5) ** 2 + (y - 7.5) ** 2
+    x, y, z = np.meshgrid(np.arange(size), np.arange(size), np.arange(length), indexing='ij')
+    centre = (size - 1) / 2
+    disc = (x - centre) ** 2 + (y - centre) ** 2
     cord = disc < 16
-    lesion_mask = np.zeros((N, N, length), np.uint8)
+    lesion_mask = np.zeros((size, size, length), np.uint8)
     if lesion:
-        centre = rng.integers(8, length - 8)
-        lesion_mask[disc + (z - centre) ** 2 < 6] = 1
+        lesion_z = rng.integers(8, length - 8)
+        lesion_mask[disc + (z - lesion_z) ** 2 < 6] = 1
     frame = CordFrame(z_mm=np.arange(length) * 0.5)
     for slot in slots:
-        image = 1.0 + cord + 2.0 * lesion_mask + rng.normal(0, 0.2, (N, N, length))
+        image = 1.0 + cord + 2.0 * lesion_mask + rng.normal(0, 0.2, (size, size, length))
         frame.crops[slot] = (image * (1 + rng.random())).astype(np.float32)
-        frame.coverage[slot] = np.ones((N, N, length), bool)
+        frame.coverage[slot] = np.ones((size, size, length), bool)
         frame.centerlines[slot] = np.zeros((length, 3))
     frame.labels = lesion_mask if labels else None
     return frame
@@ -53,22 +55,26 @@ def frames() -> dict[str, CordFrame]:
     }
 
 
+def tiny_values(**kwargs) -> dict:
+    """TrainConfig values: tiny widths and patch (16, 16, 32), no workers, CPU, log every step."""
+    return {
+        'widths': TINY_WIDTHS,
+        'patch_size': (N, N, 32),
+        'iterations': 30,
+        'val_interval': 10,
+        'log_interval': 1,
+        'num_workers': 0,
+        'device': 'cpu',
+        **kwargs,
+    }
+
+
 @pytest.fixture
 def tiny_train_config() -> Callable[..., TrainConfig]:
-    """Factory: tiny widths and patch (16, 16, 32), no workers, every validation logged."""
+    """Factory of tiny configs (:func:`tiny_values`), overridden by keyword."""
 
     def make(**kwargs) -> TrainConfig:
-        values = {
-            'widths': TINY_WIDTHS,
-            'patch_size': (N, N, 32),
-            'iterations': 30,
-            'val_interval': 10,
-            'log_interval': 1,
-            'num_workers': 0,
-            'device': 'cpu',
-            **kwargs,
-        }
-        return TrainConfig(**values)
+        return TrainConfig(**tiny_values(**kwargs))
 
     return make
 

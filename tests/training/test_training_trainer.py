@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -14,6 +15,8 @@ from bids_app.model.card import load_model_dir
 from bids_app.model.network import MultiSequenceUNet
 from bids_app.training.checkpoint import CHECKPOINT_DIR, LATEST
 from bids_app.training.curves import CURVES_NAME, LOG_NAME, read_log
+from bids_app.training.entry import run_training
+from bids_app.training.options import add_training_arguments
 from bids_app.training.trainer import train
 
 pytestmark = pytest.mark.filterwarnings('ignore:Converting a tensor with requires_grad')
@@ -134,3 +137,19 @@ def test_frozen_encoder_keeps_the_baseline_weights(frames, tiny_train_config, tm
     initial = MultiSequenceUNet(frozen.config).encoders[str(Slot.STIR)].state_dict()
     trained = frozen.encoders[str(Slot.STIR)].state_dict()
     assert any(not torch.equal(v.half().float(), trained[k]) for k, v in initial.items())
+
+
+def test_command_line_options_train_stop_and_resume(tmp_path):
+    from conftest import make_frame
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--device', default='cpu')
+    add_training_arguments(parser)
+    units = {f'sub-{i}': make_frame(i, size=48, length=24) for i in range(2)}
+    argv = ['--patch-z', '16', '--iterations', '2', '--val-fraction', '0', '--num-workers', '0']
+    first = run_training(units, parser.parse_args([*argv, '--stop-after', '1']), tmp_path / 'm')
+    assert first.iterations_done == 1
+    second = run_training(units, parser.parse_args([*argv, '--resume']), tmp_path / 'm')
+    assert second.finished
+    assert second.card['model_config']['widths'] == [16, 32, 64, 128, 160]  # the CPU preset
+    assert second.card['patch_size'] == [48, 48, 16]
