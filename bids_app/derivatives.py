@@ -109,6 +109,11 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
+def write_text(path: Path, content: str) -> Path:
+    """Write text atomically (a temporary name in the same folder, then rename)."""
+    return _atomic(path, lambda tmp: tmp.write_text(content))
+
+
 def write_json(path: Path, content: Mapping[str, Any]) -> Path:
     """Write JSON atomically (a temporary name in the same folder, then rename)."""
     return _atomic(path, lambda tmp: tmp.write_text(json.dumps(content, indent=2) + '\n'))

@@ -12,11 +12,13 @@ from datetime import datetime
 from pathlib import Path
 
 from bids_app import __version__
+from bids_app.cli.boilerplate import write_boilerplate
 from bids_app.cli.parser import build_parser
-from bids_app.cli.workflow import run_participant
+from bids_app.cli.workflow import run_participant, unit_work_dirs
 from bids_app.config import RunConfig, Slot
 from bids_app.discovery import Unit, discover, format_table
 from bids_app.errors import SclesionError, UsageError
+from bids_app.reports.collect import write_reports
 from bids_app.validation import check_dataset_folder, index_dataset, run_validator
 
 logger = logging.getLogger('bids_app')
@@ -121,7 +123,9 @@ def discover_units(config: RunConfig) -> list[Unit]:
     )
 
 
-def run(config: RunConfig, *, dry_run: bool, verbosity: int = 0) -> int:
+def run(
+    config: RunConfig, *, dry_run: bool, reports_only: bool = False, verbosity: int = 0
+) -> int:
     """Run the requested analysis levels; return the exit code."""
     units = discover_units(config)
     runnable = [u for u in units if u.runnable]
@@ -144,7 +148,17 @@ def run(config: RunConfig, *, dry_run: bool, verbosity: int = 0) -> int:
             __version__,
         )
         return EXIT_USAGE
-    return report_outcomes(run_participant(units, config, verbosity))
+    started = datetime.now()
+    if reports_only:
+        outcomes = {u.name: None for u in runnable}
+    else:
+        outcomes = run_participant(units, config, verbosity)
+    failed_reports = write_reports(
+        units, outcomes, config, work_dir_of=unit_work_dirs(units, config), started=started
+    )
+    for subject in failed_reports:
+        outcomes[f'report of sub-{subject}'] = 'the HTML report failed (see logs/)'
+    return report_outcomes(outcomes)
 
 
 def report_outcomes(outcomes: dict[str, str | None]) -> int:
@@ -170,7 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = build_config(args, argv)
         os.environ.setdefault('NIPYPE_NO_ET', '1')  # no version check over the network
-        return run(config, dry_run=args.dry_run, verbosity=args.verbose)
+        if args.boilerplate_only:
+            return write_boilerplate(config.output_dir)
+        return run(
+            config, dry_run=args.dry_run, reports_only=args.reports_only, verbosity=args.verbose
+        )
     except SclesionError as exc:
         logger.debug('traceback', exc_info=True)
         logger.error('%s', exc)

@@ -25,6 +25,7 @@ from bids_app.workflows.base import (
     init_frames_wf,
     init_sclesion_wf,
     init_unit_wf,
+    workflow_name,
 )
 
 logger = logging.getLogger(__name__)
@@ -253,6 +254,12 @@ def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0
     _run(workflow, config, plans)
     outcomes.update(unit_outcomes(plans, log_dir, lambda p: _participant_output(p, config)))
     return outcomes
+
+
+def unit_work_dirs(units: Sequence[Unit], config: RunConfig) -> dict[str, Path]:
+    """Each unit's Nipype folder in the work directory (it may no longer exist)."""
+    root = config.work_dir / workflow_name()
+    return {u.name: root / (u.name.replace('-', '_') + '_wf') for u in units}
 
 
 def preprocess_frames(
