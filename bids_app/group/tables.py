@@ -1,0 +1,188 @@
+"""The group table: one row per subject/session, with participants.tsv joined in.
+
+Lesions are counted per region along the cord. No vertebral level is known to sclesion, so a
+region is a fixed band of :data:`REGION_BAND_MM` of arc length along the cord centreline, counted
+from the top of the cord frame (the per-lesion ``distance_along_cord_mm``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from bids_app.config import SLOTS
+from bids_app.group.collect import Status, UnitRecord, read_tsv
+
+logger = logging.getLogger(__name__)
+
+#: Width of a region along the cord, in mm of arc length from the top of the cord frame.
+REGION_BAND_MM = 50.0
+
+BASE_COLUMNS: dict[str, dict[str, str]] = {
+    'participant_id': {'Description': 'Participant label with its sub- prefix'},
+    'session_id': {'Description': 'Session label with its ses- prefix, n/a without sessions'},
+    'status': {
+        'Description': 'Outcome of the participant level',
+        'Levels': {
+            'done': 'outputs written',
+            'failed': 'the unit failed; see reason',
+            'skipped': 'the unit cannot run (no sagittal T2w); see reason',
+            'not_run': 'no output and no crash file: the participant level did not run it',
+        },
+    },
+    'reason': {'Description': 'Why the unit failed, was skipped or did not run'},
+    'slots_found': {'Description': 'Comma-separated sequence slots found in the input dataset'},
+    'slots_used': {'Description': 'Comma-separated sequence slots the model was given'},
+    'n_lesions': {'Description': 'Number of lesions (26-connected components of the mask)'},
+    'total_volume_mm3': {'Description': 'Total lesion volume', 'Units': 'mm^3'},
+    'centerline_provider': {'Description': 'Centreline provider of each slot, slot:provider'},
+    'model': {'Description': 'Model name and the first 12 hex digits of its weights sha256'},
+    'threshold': {'Description': 'Probability threshold of the mask'},
+    'qc_rating': {
+        'Description': 'Visual QC rating (--qc-ratings); fail leaves the unit out of statistics',
+        'Levels': {'pass': 'good', 'fail': 'unusable', 'artefact': 'usable with artefacts'},
+    },
+}
+
+
+def region_edges(max_distance_mm: float, band_mm: float = REGION_BAND_MM) -> NDArray[np.float64]:
+    """Edges of the bands along the cord that cover ``[0, max_distance_mm]``.
+
+    Examples
+    --------
+    >>> region_edges(120.0).tolist()
+    [0.0, 50.0, 100.0, 150.0]
+    >>> region_edges(0.0).tolist()
+    [0.0, 50.0]
+    """
+    n = max(1, math.floor(max_distance_mm / band_mm) + 1)
+    return np.arange(n + 1, dtype=float) * band_mm
+
+
+def region_counts(distances_mm: ArrayLike, edges: ArrayLike) -> NDArray[np.int64]:
+    """Lesions per band ``[edges[k], edges[k+1])``; distances outside every band are not counted.
+
+    Parameters
+    ----------
+    distances_mm : (N,) array
+        Each lesion's arc length along the cord from the top of the cord frame, mm.
+    edges : (B + 1,) array
+        Increasing band edges, mm.
+
+    Returns
+    -------
+    (B,) int array
+
+    Examples
+    --------
+    >>> region_counts([0.0, 49.9, 50.0, 130.0], [0.0, 50.0, 100.0, 150.0]).tolist()
+    [2, 1, 1]
+    """
+    distances = np.asarray(distances_mm, dtype=float)
+    edges = np.asarray(edges, dtype=float)
+    index = np.searchsorted(edges, distances, side='right') - 1
+    valid = (index >= 0) & (index < len(edges) - 1)
+    return np.bincount(index[valid], minlength=len(edges) - 1).astype(np.int64)
+
+
+def region_column(low: float, high: float) -> str:
+    """``n_lesions_<low>_<high>mm``.
+
+    >>> region_column(50.0, 100.0)
+    'n_lesions_50_100mm'
+    """
+    return f'n_lesions_{low:g}_{high:g}mm'
+
+
+def read_participants(bids_dir: Path) -> dict[str, dict[str, str | None]]:
+    """``participants.tsv`` as participant_id -> its other columns (empty without the file)."""
+    path = bids_dir / 'participants.tsv'
+    if not path.is_file():
+        logger.info('%s is absent: no participant columns in the group table', path)
+        return {}
+    rows = read_tsv(path)
+    return {
+        str(row['participant_id']): {k: v for k, v in row.items() if k != 'participant_id'}
+        for row in rows
+        if row.get('participant_id')
+    }
+
+
+def _distances(record: UnitRecord) -> list[float]:
+    return [
+        float(row['distance_along_cord_mm'])
+        for row in record.lesions
+        if row.get('distance_along_cord_mm') is not None
+    ]
+
+
+def group_rows(
+    records: Sequence[UnitRecord],
+    participants: Mapping[str, Mapping[str, str | None]],
+    ratings: Mapping[str, str],
+    band_mm: float = REGION_BAND_MM,
+) -> tuple[list[dict[str, object]], dict[str, dict[str, object]]]:
+    """Rows of ``group_lesions.tsv`` and the descriptions of their columns.
+
+    Parameters
+    ----------
+    records : sequence of UnitRecord
+        Every unit, whatever its status.
+    participants : mapping
+        participant_id -> participants.tsv columns (joined after the base columns).
+    ratings : mapping
+        Unit name (``sub-<s>[_ses-<t>]``) -> QC rating.
+    band_mm : float
+        Width of a region along the cord.
+
+    Returns
+    -------
+    rows : list of dict
+        One per record, column -> value (None for ``n/a``).
+    columns : dict
+        Column -> ``{'Description', 'Units'...}``, in table order.
+    """
+    distances = [d for r in records for d in _distances(r)]
+    edges = region_edges(max(distances, default=0.0), band_mm)
+    columns: dict[str, dict[str, object]] = dict(BASE_COLUMNS)
+    for low, high in itertools.pairwise(edges):
+        columns[region_column(low, high)] = {
+            'Description': f'Lesions whose centroid lies {low:g} to {high:g} mm along the cord '
+            'centreline from the top of the cord frame (no vertebral level is known)',
+        }
+    extra = sorted({key for row in participants.values() for key in row} - set(columns))
+    for key in extra:
+        columns[key] = {'Description': f'{key} from the input participants.tsv'}
+    rows = []
+    for record in records:
+        summary = record.summary
+        found = [str(s) for s in SLOTS if s in record.unit.slots]
+        row: dict[str, object] = {
+            'participant_id': record.participant_id,
+            'session_id': record.session_id,
+            'status': str(record.status),
+            'reason': record.reason,
+            'slots_found': ','.join(found) or None,
+            'qc_rating': ratings.get(record.unit.name),
+        }
+        for key in ('slots_used', 'centerline_provider', 'model'):
+            row[key] = summary.get(key)
+        for key in ('n_lesions', 'total_volume_mm3', 'threshold'):
+            value = summary.get(key)
+            row[key] = float(value) if value is not None else None
+        if row['n_lesions'] is not None:
+            row['n_lesions'] = int(row['n_lesions'])
+        if record.status is Status.done:
+            counts = region_counts(_distances(record), edges)
+            for low, high, count in zip(edges[:-1], edges[1:], counts, strict=True):
+                row[region_column(low, high)] = int(count)
+        joined = participants.get(record.participant_id, {})
+        row.update({key: joined.get(key) for key in extra})
+        rows.append(row)
+    return rows, columns

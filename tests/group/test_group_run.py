@@ -1,0 +1,132 @@
+"""``run_group`` on a fake output with hand-computed answers (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from bids_app.errors import DatasetError, UsageError
+from bids_app.group import run_group
+from bids_app.group.collect import Status, collect_outputs, read_tsv
+from bids_app.stats import wilcoxon_paired
+
+
+def _rows(path, **match):
+    return [r for r in read_tsv(path) if all(r.get(k) == v for k, v in match.items())]
+
+
+def test_collect_status_and_reasons(study):
+    records = {r.unit.name: r for r in collect_outputs(study.out, study.units)}
+    assert {n: r.status for n, r in records.items()} == {
+        'sub-01': Status.done,
+        'sub-02': Status.done,
+        'sub-03': Status.failed,
+        'sub-04': Status.skipped,
+        'sub-05': Status.not_run,
+    }
+    assert records['sub-03'].reason == 'InputImageError: header unreadable'
+    assert records['sub-04'].reason == 'no sagittal T2w (T2Sag) found'
+    assert 'run the participant level' in records['sub-05'].reason
+    assert records['sub-01'].mask.name == 'sub-01_acq-sag_label-lesion_mask.nii.gz'
+
+
+def test_group_table_every_unit_regions_and_participants(study):
+    result = run_group(study.bids_dir, study.out, study.units)
+    rows = read_tsv(study.out / 'group_lesions.tsv')
+    assert [r['participant_id'] for r in rows] == [f'sub-0{k}' for k in range(1, 6)]
+    assert [r['status'] for r in rows] == ['done', 'done', 'failed', 'skipped', 'not_run']
+    assert rows[2]['reason'] == 'InputImageError: header unreadable'
+    # Lesions at 10 and 60 mm (sub-01) and 30 mm (sub-02): bands of 50 mm up to 100 mm.
+    assert (rows[0]['n_lesions_0_50mm'], rows[0]['n_lesions_50_100mm']) == ('1', '1')
+    assert (rows[1]['n_lesions_0_50mm'], rows[1]['n_lesions_50_100mm']) == ('1', '0')
+    assert rows[2]['n_lesions_0_50mm'] is None
+    assert [r['site'] for r in rows] == ['A', 'B', 'A', None, None]
+    assert rows[0]['slots_found'] == 'T2Sag'
+    assert rows[3]['slots_found'] is None
+    sidecar = json.loads((study.out / 'group_lesions.json').read_text())
+    assert list(sidecar)[: len(rows[0])] == list(rows[0])
+    assert result.counts == {'done': 2, 'failed': 1, 'skipped': 1, 'not_run': 1}
+    assert result.n_evaluated == 0
+    # Lesion load, done units only: n_lesions 2 and 1 -> mean 1.5.
+    summary = _rows(study.out / 'group_summary.tsv', group_by='all', metric='n_lesions')
+    assert float(summary[0]['mean']) == 1.5
+
+
+def test_evaluation_means_by_sequence_set_and_site(study):
+    result = run_group(study.bids_dir, study.out, study.units, labels_dir=study.labels,
+                       group_by=['site'])  # fmt: skip
+    rows = read_tsv(study.out / 'group_eval.tsv')
+    assert [(r['participant_id'], float(r['dice'])) for r in rows] == [
+        ('sub-01', 0.5),
+        ('sub-02', 1.0),
+    ]
+    assert [float(r['f1']) for r in rows] == [1.0, 1.0]
+    assert [r['site'] for r in rows] == ['A', 'B']
+    assert rows[0]['reference'] == 'sub-01/anat/sub-01_acq-sag_T2w_label-lesion_seg.nii.gz'
+    assert float(rows[0]['ref_volume_mm3']) == 8.0
+    summary = study.out / 'group_summary.tsv'
+    (overall,) = _rows(summary, group_by='all', metric='dice')
+    assert float(overall['mean']) == 0.75
+    assert float(overall['median']) == 0.75
+    assert float(overall['std']) == pytest.approx(math.sqrt(2 * 0.25**2), rel=1e-5)
+    (by_set,) = _rows(summary, group_by='slots_used', group='T2Sag', metric='dice')
+    assert (by_set['n'], float(by_set['mean'])) == ('2', 0.75)
+    site = {r['group']: float(r['mean']) for r in _rows(summary, group_by='site', metric='dice')}
+    assert site == {'A': 0.5, 'B': 1.0}
+    assert result.n_evaluated == 2
+
+
+def test_qc_fail_leaves_the_statistics(study, tmp_path):
+    ratings = tmp_path / 'ratings.tsv'
+    ratings.write_text(
+        'participant_id\tsession_id\trating\tnote\nsub-01\tn/a\tpass\tn/a\n'
+        'sub-02\tn/a\tfail\tmotion\nsub-03\tn/a\tn/a\tn/a\n'
+    )
+    result = run_group(study.bids_dir, study.out, study.units, labels_dir=study.labels,
+                       qc_ratings=ratings)  # fmt: skip
+    assert result.excluded == ('sub-02',)
+    (overall,) = _rows(study.out / 'group_summary.tsv', group_by='all', metric='dice')
+    assert (overall['n'], float(overall['mean'])) == ('1', 0.5)
+    table = read_tsv(study.out / 'group_lesions.tsv')
+    assert [r['qc_rating'] for r in table[:3]] == ['pass', 'fail', None]
+    assert len(read_tsv(study.out / 'group_eval.tsv')) == 2  # listed, but not summarised
+    page = (study.out / 'group_lesions.html').read_text()
+    assert '1 rated fail and left out of the statistics: sub-02' in page
+    assert 'value="fail" checked' in page
+
+
+def test_compare_wilcoxon_against_the_first(study, other_output):
+    perfect = other_output()
+    run_group(study.bids_dir, study.out, study.units, labels_dir=study.labels,
+              compare=[perfect])  # fmt: skip
+    rows = _rows(study.out / 'group_compare.tsv', metric='dice')
+    assert [(r['model'], float(r['mean'])) for r in rows] == [('out', 0.75), ('perfect', 1.0)]
+    assert rows[0]['p_value'] is None
+    expected = wilcoxon_paired([1.0, 1.0], [0.5, 1.0])
+    assert (rows[1]['n_pairs'], float(rows[1]['p_value'])) == ('2', expected.p_value)
+
+
+def test_compare_without_labels_uses_lesion_load(study, other_output):
+    run_group(study.bids_dir, study.out, study.units, compare=[other_output()])
+    rows = _rows(study.out / 'group_compare.tsv', metric='total_volume_mm3')
+    # Predicted volumes: 8 and 6 mm^3 here; the reference volumes 8 and 6 there.
+    assert [float(r['mean']) for r in rows] == [7.0, 7.0]
+
+
+def test_usage_and_dataset_errors(study, tmp_path):
+    with pytest.raises(UsageError, match='--group-by scanner'):
+        run_group(study.bids_dir, study.out, study.units, group_by=['scanner'])
+    stranger = tmp_path / 'not-sclesion'
+    stranger.mkdir()
+    (stranger / 'dataset_description.json').write_text('{"GeneratedBy": [{"Name": "fMRIPrep"}]}')
+    with pytest.raises(DatasetError, match='not sclesion'):
+        run_group(study.bids_dir, study.out, study.units, compare=[stranger])
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    (empty / 'dataset_description.json').write_text(
+        (study.out / 'dataset_description.json').read_text()
+    )
+    with pytest.raises(DatasetError, match='no finished participant output'):
+        run_group(study.bids_dir, empty, study.units)
