@@ -331,7 +331,7 @@ def _log(
     row: dict[str, float | int | None] = {
         'iteration': done,
         'lr': lr,
-        'elapsed_s': round(wall_time_s, 1),
+        'elapsed_s': round(wall_time_s, 3),
         **{k: sum(w[k] for w in window) / len(window) for k in window[0]},
         **{f'val_{k}': v for k, v in metrics.items()},
     }

@@ -153,3 +153,18 @@ def test_command_line_options_train_stop_and_resume(tmp_path):
     assert second.finished
     assert second.card['model_config']['widths'] == [16, 32, 64, 128, 160]  # the CPU preset
     assert second.card['patch_size'] == [48, 48, 16]
+
+
+@pytest.mark.parametrize(
+    ('variant', 'imputation', 'distills'),
+    [('distillation', 'mean', True), ('coverage-imputation', 'coverage', False)],
+)
+def test_variants_reach_the_network_and_the_loss(
+    frames, tiny_train_config, tmp_path, variant, imputation, distills
+):
+    frames['sub-00'].coverage[Slot.STIR][:, :, 30:] = False  # a field of view that ends
+    config = tiny_train_config(variant=variant, iterations=2, val_fraction=0, oversample=1.0)
+    result = train(frames, config, tmp_path / 'm')
+    assert result.card['model_config']['imputation'] == imputation
+    rows = read_log(tmp_path / 'm' / LOG_NAME)
+    assert all((r['distillation'] > 0) == distills for r in rows)
