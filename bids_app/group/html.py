@@ -119,7 +119,7 @@ def unit_table(
     ratings : mapping
         Unit name -> the rating read back with ``--qc-ratings``.
     """
-    head = ''.join(f'<th>{escape(c)}</th>' for c in ('unit', *columns, 'QC rating', 'note'))
+    head = ''.join(f'<th>{escape(c)}</th>' for c in ('unit', 'QC rating', 'note', *columns))
     lines = [f'<table id="units">\n<tr>{head}</tr>\n']
     for index, row in enumerate(rows):
         participant, session = str(row['participant_id']), row.get('session_id')
@@ -137,9 +137,10 @@ def unit_table(
             f'<tr class="{escape(str(row.get("status")))}" '
             f'data-participant="{escape(participant)}" '
             f'data-session="{escape(str(session or ""))}"><td>{label}</td>'
+            f'<td class="qc">{choices}</td>'
+            f'<td class="qc"><input type="text" value="{note}" aria-label="note"></td>'
             + ''.join(cell(row.get(c), c) for c in columns)
-            + f'<td class="qc">{choices}</td>'
-            + f'<td class="qc"><input type="text" value="{note}" aria-label="note"></td></tr>\n'
+            + '</tr>\n'
         )
     lines.append('</table>\n')
     return ''.join(lines)

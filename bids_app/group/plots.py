@@ -73,7 +73,11 @@ def _jitter(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-JITTER, JITTER, n) if n else np.zeros(0)
 
 
-def strip_plot(panels: Mapping[str, Mapping[str, Sequence[Point]]], *, title: str = '') -> Plot:
+def strip_plot(
+    panels: Mapping[str, Mapping[str, Sequence[Point]]],
+    *,
+    limits: tuple[float, float] | None = None,
+) -> Plot:
     """Box and jittered points per category, one panel per metric.
 
     Parameters
@@ -81,8 +85,8 @@ def strip_plot(panels: Mapping[str, Mapping[str, Sequence[Point]]], *, title: st
     panels : mapping
         Metric -> category (an output folder, a sequence set...) -> points; ``nan`` values are
         left out of the panel.
-    title : str
-        Figure title.
+    limits : (low, high), optional
+        Vertical axis range of every panel (e.g. a little beyond [0, 1] for scores).
     """
     n = max(len(panels), 1)
     fig = Figure(figsize=(min(4.0 * n, 12.0), 4.0))
@@ -108,9 +112,9 @@ def strip_plot(panels: Mapping[str, Mapping[str, Sequence[Point]]], *, title: st
         ax.set_xticks(range(len(names)), names, rotation=20 if len(names) > 2 else 0)
         ax.set_xlim(-0.7, len(names) - 0.3)
         ax.set_title(metric)
+        if limits:
+            ax.set_ylim(*limits)
         ax.grid(axis='y', alpha=0.3)
-    if title:
-        fig.suptitle(title)
     fig.tight_layout()
     return _render(fig, marks)
 

@@ -22,6 +22,8 @@ from bids_app.group.qc import Rating, unit_name
 #: Metrics drawn in the accuracy plots.
 PLOTTED = ('dice', 'f1', 'sensitivity', 'precision')
 LOAD = ('n_lesions', 'total_volume_mm3')
+#: Vertical range of score plots (scores lie in [0, 1]).
+SCORE_LIMITS = (-0.05, 1.05)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def _accuracy_section(tables: GroupTables, primary: str) -> str:
     }
     parts.append(
         html.figure(
-            strip_plot(panels),
+            strip_plot(panels, limits=SCORE_LIMITS),
             'metrics',
             'Per subject/session metrics (lesion-wise: a reference lesion is detected when '
             '>= 10 % of its voxels are predicted; a predicted lesion is a false positive when '
@@ -186,7 +188,7 @@ def _accuracy_section(tables: GroupTables, primary: str) -> str:
             )
     parts.append(
         html.figure(
-            strip_plot(by_set),
+            strip_plot(by_set, limits=SCORE_LIMITS),
             'sequence-sets',
             f'Dice and lesion-wise F1 by the set of sequences the model was given ({primary}).',
         )
@@ -212,7 +214,8 @@ def _accuracy_section(tables: GroupTables, primary: str) -> str:
 def build_page(tables: GroupTables) -> str:
     """The whole ``group_lesions.html`` as a string."""
     primary = next(iter(tables.reports))
-    shown = [c for c in tables.unit_columns if c not in ('participant_id', 'session_id')]
+    hidden = ('participant_id', 'session_id', 'qc_rating')
+    shown = [c for c in tables.unit_columns if c not in hidden]
     sections = [
         ('summary', 'Summary', _summary_section(tables)),
         (
