@@ -84,7 +84,7 @@ class TrainResult:
     model_dir: Path
     iterations_done: int
     finished: bool
-    validation: dict[str, float]
+    validation: dict[str, float | None]
     losses: list[float] = field(default_factory=list)
     card: dict[str, Any] = field(default_factory=dict)
 
@@ -180,8 +180,8 @@ def train(
             f'{model_dir} already holds a training run; add --resume to continue it or choose '
             'another output folder'
         )
-    if resume and (done := _finished_result(model_dir, config)) is not None:
-        return done
+    if resume and (finished := _finished_result(model_dir, config)) is not None:
+        return finished
     device = context.device
     model_config, summary, subjects = prepare_subjects(frames, config)
     train_names, val_names = split_by_subject(
@@ -251,6 +251,7 @@ def train(
     previous_wall_s = state['wall_time_s']
     losses: list[float] = []
     window: list[dict[str, float]] = []
+    shown: dict[str, str] = {}
     model.train()
     bar = progress(range(start, stop), desc='train', total=config.iterations, initial=start)
     for iteration, batch in zip(bar, loader, strict=True):
@@ -299,7 +300,8 @@ def train(
                 _log(model_dir, done, lr, window, metrics, previous_wall_s + elapsed)
             window = []
         if metrics:
-            bar.set_postfix(loss=f'{losses[-1]:.3f}', dice=f'{metrics["dice"]:.3f}')
+            shown = {'dice': f'{metrics["dice"]:.3f}', 'f1': f'{metrics["f1"]:.3f}'}
+        bar.set_postfix(loss=f'{losses[-1]:.3f}', **shown, refresh=False)
         if stopping:
             break
     bar.close()

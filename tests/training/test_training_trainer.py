@@ -11,6 +11,7 @@ import torch
 
 from bids_app.config import Slot
 from bids_app.errors import DatasetError, UsageError
+from bids_app.inference import LesionPredictor
 from bids_app.model.card import load_model_dir
 from bids_app.model.network import MultiSequenceUNet
 from bids_app.training.checkpoint import CHECKPOINT_DIR, LATEST
@@ -41,6 +42,13 @@ def test_thirty_iterations_learn_and_write_a_model_folder(frames, tiny_train_con
     assert [r['iteration'] for r in rows] == list(range(1, 31))
     assert sum(not np.isnan(r['val_dice']) for r in rows) == 3
     assert (tmp_path / 'model' / CURVES_NAME).stat().st_size > 10_000
+
+    predictor = LesionPredictor.from_model_dir(tmp_path / 'model', device='cpu')
+    held_out = frames[training['validation_units'][0]]
+    probability = predictor.predict(held_out.crops, held_out.coverage)
+    assert probability.shape == held_out.labels.shape
+    lesion = held_out.labels > 0
+    assert probability[lesion].mean() > 2 * probability[~lesion].mean()
 
 
 def _weights(path):
