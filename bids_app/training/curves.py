@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
 
 LOG_NAME = 'training_log.tsv'
 CURVES_NAME = 'training_curves.png'
@@ -66,12 +67,14 @@ def plot_curves(rows: list[Mapping[str, float]], path: Path, title: str) -> Path
     """
     figure = Figure(figsize=(7, 6))
     top, bottom = figure.subplots(2, 1, sharex=True)
-    figure.subplots_adjust(left=0.13, right=0.97, top=0.94, bottom=0.09, hspace=0.08)
+    figure.subplots_adjust(left=0.12, right=0.97, top=0.94, bottom=0.09, hspace=0.08)
     loss = [(r['iteration'], r['loss']) for r in rows if not math.isnan(r['loss'])]
     if loss:
         top.plot(*zip(*loss, strict=True), color='tab:blue', lw=1)
         top.set_yscale('log')
-    top.set_ylabel('training loss\n(CE + Dice)')
+        top.yaxis.set_major_formatter(FormatStrFormatter('%.3g'))
+        top.yaxis.set_minor_formatter(FormatStrFormatter('%.3g'))
+    top.set_ylabel('training loss (CE + Dice)')
     top.set_title(title)
     for key, label, colour in (
         ('val_dice', 'Dice', 'tab:green'),

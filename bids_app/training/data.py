@@ -154,7 +154,6 @@ def make_loader(
         batch_sampler=batches,
         num_workers=num_workers,
         pin_memory=pin_memory,
-        persistent_workers=False,
         prefetch_factor=4 if num_workers else None,
     )
 

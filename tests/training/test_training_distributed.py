@@ -37,7 +37,12 @@ from bids_app.training import TrainConfig, distributed_session, train
 
 frames = {{f'sub-{{i}}': make_frame(i, (Slot.T2Sag, Slot.STIR)) for i in range(6)}}
 config = TrainConfig(**tiny_values(batch_size=1, **{kwargs!r}))
+marker = Path({out!r}).parent / 'cache.txt'
 with distributed_session('cpu') as context:
+    with context.main_first():  # process 0 fills a cache, then the others read it
+        if context.is_main:
+            marker.write_text('filled')
+        assert marker.read_text() == 'filled'
     train(frames, config, Path({out!r}), context=context)
 """
 
