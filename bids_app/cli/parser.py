@@ -11,6 +11,7 @@ from typing import Any
 
 from bids_app import __version__
 from bids_app.config import SLOTS, Slot
+from bids_app.training.options import add_training_arguments
 
 LEVELS = ('participant', 'group', 'train')
 CENTERLINE_PROVIDERS = ('auto', 'masks', 'sct', 'builtin')
@@ -210,6 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     perf.add_argument(
         '--use-plugin', type=_existing_file, metavar='FILE', help='Nipype plugin YAML'
+    )
+
+    train = parser.add_argument_group(
+        'training (train level: OUTPUT_DIR becomes the model folder; needs --labels)'
+    )
+    add_training_arguments(train)
+    train.add_argument(
+        '--preprocess-only',
+        action='store_true',
+        help='pre-process and cache the cord frames, then stop (run this once before torchrun)',
     )
 
     work = parser.add_argument_group('work directory, reruns and reports')

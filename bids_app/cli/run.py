@@ -14,11 +14,17 @@ from pathlib import Path
 from bids_app import __version__
 from bids_app.cli.boilerplate import write_boilerplate
 from bids_app.cli.parser import build_parser
-from bids_app.cli.workflow import run_participant, unit_work_dirs
+from bids_app.cli.workflow import (
+    cached_frames,
+    preprocess_frames,
+    run_participant,
+    unit_work_dirs,
+)
 from bids_app.config import RunConfig, Slot
 from bids_app.discovery import Unit, discover, format_table
 from bids_app.errors import SclesionError, UsageError
 from bids_app.reports.collect import write_reports
+from bids_app.training import distributed_session, run_training
 from bids_app.validation import check_dataset_folder, index_dataset, run_validator
 
 logger = logging.getLogger('bids_app')
@@ -123,12 +129,11 @@ def discover_units(config: RunConfig) -> list[Unit]:
     )
 
 
-def run(
-    config: RunConfig, *, dry_run: bool, reports_only: bool = False, verbosity: int = 0
-) -> int:
+def run(config: RunConfig, args: argparse.Namespace, *, verbosity: int = 0) -> int:
     """Run the requested analysis levels; return the exit code."""
     units = discover_units(config)
     runnable = [u for u in units if u.runnable]
+    dry_run, reports_only = args.dry_run, args.reports_only
     if dry_run:
         print(format_table(units, config.bids_dir))
         print(
@@ -140,14 +145,12 @@ def run(
         return EXIT_USAGE
     if dry_run:
         return EXIT_OK
-    unknown = [level for level in config.analysis_levels if level != 'participant']
+    unknown = [level for level in config.analysis_levels if level == 'group']
     if unknown:
-        logger.error(
-            'the %s level is not implemented yet in sclesion %s (participant is)',
-            ' and '.join(unknown),
-            __version__,
-        )
+        logger.error('the group level is not implemented yet in sclesion %s', __version__)
         return EXIT_USAGE
+    if 'train' in config.analysis_levels:
+        return run_train(units, config, args, verbosity)
     started = datetime.now()
     if reports_only:
         outcomes = {u.name: None for u in runnable}
@@ -159,6 +162,36 @@ def run(
     for subject in failed_reports:
         outcomes[f'report of sub-{subject}'] = 'the HTML report failed (see logs/)'
     return report_outcomes(outcomes)
+
+
+def run_train(
+    units: Sequence[Unit], config: RunConfig, args: argparse.Namespace, verbosity: int
+) -> int:
+    """Pre-process with labels (or read the cache under ``torchrun``), then train.
+
+    OUTPUT_DIR becomes the model folder, usable as it is by ``participant --model OUTPUT_DIR``.
+    """
+    if config.labels is None:
+        raise UsageError('the train level needs reference lesion labels: add --labels DERIV_DIR')
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1:
+        frames = cached_frames(units, config)
+    else:
+        frames = preprocess_frames(units, config, verbosity)
+    left_out = {name: why for name, why in frames.items() if isinstance(why, str)}
+    for name, why in sorted(left_out.items()):
+        logger.warning('%s left out of training: %s', name, why)
+    if args.preprocess_only:
+        logger.log(
+            25,
+            '%d cord frame(s) ready in %s',
+            len(frames) - len(left_out),
+            config.work_dir / 'frames',
+        )
+        return EXIT_OK
+    with distributed_session(config.device) as context:
+        result = run_training(frames, args, config.output_dir, context)
+    logger.log(25, 'model folder: %s (%d iterations)', result.model_dir, result.iterations_done)
+    return EXIT_OK
 
 
 def report_outcomes(outcomes: dict[str, str | None]) -> int:
@@ -186,9 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault('NIPYPE_NO_ET', '1')  # no version check over the network
         if args.boilerplate_only:
             return write_boilerplate(config.output_dir)
-        return run(
-            config, dry_run=args.dry_run, reports_only=args.reports_only, verbosity=args.verbose
-        )
+        return run(config, args, verbosity=args.verbose)
     except SclesionError as exc:
         logger.debug('traceback', exc_info=True)
         logger.error('%s', exc)

@@ -293,3 +293,19 @@ def preprocess_frames(
         _run(workflow, config, plans)
         outcomes.update(unit_outcomes(plans, log_dir, lambda p: cache / f'{p.unit.name}.npz'))
     return {name: why if why else cache / f'{name}.npz' for name, why in outcomes.items()}
+
+
+def cached_frames(units: Sequence[Unit], config: RunConfig) -> dict[str, Path | str]:
+    """The cord frames a previous pre-processing left in the work directory (for ``torchrun``)."""
+    cache = frames_cache(config)
+    frames: dict[str, Path | str] = {}
+    for unit in units:
+        path = cache / f'{unit.name}.npz'
+        frames[unit.name] = (
+            path
+            if path.is_file()
+            else (
+                f'not pre-processed in {cache}; run the same command with --preprocess-only first'
+            )
+        )
+    return frames

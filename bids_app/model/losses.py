@@ -125,4 +125,7 @@ def training_loss(
     if config.distill_weight:
         distill = distillation_loss(output.features, output.presence)
         total = total + config.distill_weight * distill
-    return total, {'segmentation': float(segmentation), 'distillation': float(distill)}
+    return total, {
+        'segmentation': float(segmentation.detach()),
+        'distillation': float(distill.detach()),
+    }
