@@ -97,7 +97,9 @@ def check_output_dir(output_dir: Path) -> None:
         )
 
 
-def _output_path(output_dir: Path, unit: Unit, suffix: str, extension: str, **entities) -> Path:
+def _output_path(
+    output_dir: Path, unit: Unit, suffix: str, extension: str, **entities: str
+) -> Path:
     source = unit.slots[Slot.T2Sag][0]
     folder = output_dir / unit_folder(unit.subject, unit.session)
     return folder / derived_name(source, suffix=suffix, extension=extension, **entities)

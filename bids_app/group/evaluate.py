@@ -138,7 +138,9 @@ def resample_nearest(
     return values.reshape(shape) > 0.5
 
 
-def _same_grid(shape_a, affine_a, shape_b, affine_b) -> bool:
+def _same_grid(
+    shape_a: Sequence[int], affine_a: NDArray, shape_b: Sequence[int], affine_b: NDArray
+) -> bool:
     return tuple(shape_a[:3]) == tuple(shape_b[:3]) and np.allclose(
         affine_a, affine_b, atol=GRID_TOLERANCE_MM
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bids_app import __version__
@@ -74,7 +74,9 @@ def _value(row: Mapping[str, object], key: str) -> float:
     return math.nan if value is None else float(value)  # type: ignore[arg-type]
 
 
-def _points(rows, key: str, links: Mapping[str, str | None]) -> list[Point]:
+def _points(
+    rows: Sequence[Mapping[str, object]], key: str, links: Mapping[str, str | None]
+) -> list[Point]:
     return [Point(_value(r, key), _name(r), links.get(_name(r))) for r in rows]
 
 

@@ -13,7 +13,7 @@ import logging
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +55,9 @@ class GroupResult:
     excluded: tuple[str, ...]
 
 
-def _write_table(path: Path, rows, columns: dict) -> Path:
+def _write_table(
+    path: Path, rows: Sequence[Mapping[str, object]], columns: Mapping[str, object]
+) -> Path:
     write_json(path.with_suffix('.json'), columns)
     return write_tsv(path, rows, list(columns))
 
@@ -215,7 +217,8 @@ def run_group(
     )
 
 
-def _key(row) -> str:
+def _key(row: Mapping[str, object]) -> str:
+    """``sub-<s>[_ses-<t>]`` of a table row."""
     session = row.get('session_id')
     name = str(row['participant_id'])
     return name + (f'_{session}' if session else '')

@@ -49,29 +49,30 @@ def save(mask: np.ndarray, path: Path, affine: np.ndarray = AFFINE) -> Path:
 
 
 def write_participant_output(
-    out: Path, bids_dir: Path, subject: str, prediction, distances=(), slots_used='T2Sag'
+    out: Path, bids_dir: Path, subject: str, prediction, distances=(), session=None
 ) -> None:
     """One finished unit in ``out``, as the participant level writes it."""
-    folder = out / f'sub-{subject}' / 'anat'
-    save(line_mask(prediction), folder / f'sub-{subject}_acq-sag_label-lesion_mask.nii.gz')
+    label = f'sub-{subject}' + (f'_ses-{session}' if session else '')
+    folder = out / f'sub-{subject}' / (f'ses-{session}' if session else '') / 'anat'
+    save(line_mask(prediction), folder / f'{label}_acq-sag_label-lesion_mask.nii.gz')
     rows = [
         {'index': k + 1, 'name': f'lesion {k + 1}', 'volume_mm3': 2.0,
          'distance_along_cord_mm': d}
         for k, d in enumerate(distances)
     ]  # fmt: skip
-    write_tsv(folder / f'sub-{subject}_acq-sag_desc-lesions_dseg.tsv', rows, list(COLUMNS))
+    write_tsv(folder / f'{label}_acq-sag_desc-lesions_dseg.tsv', rows, list(COLUMNS))
     n = len(prediction)
     summary = {
         'participant_id': f'sub-{subject}',
-        'session_id': None,
-        'slots_used': slots_used,
+        'session_id': f'ses-{session}' if session else None,
+        'slots_used': 'T2Sag',
         'n_lesions': len(distances),
         'total_volume_mm3': 2.0 * n,
         'centerline_provider': 'T2Sag:builtin',
         'model': 'walsh2024@0123456789ab',
         'threshold': 0.5,
     }
-    path = folder / f'sub-{subject}_desc-lesions_summary.tsv'
+    path = folder / f'{label}_desc-lesions_summary.tsv'
     write_tsv(path, [summary], list(SUMMARY_COLUMNS))
     (out / f'sub-{subject}.html').write_text('<html><body>report</body></html>')
     (out / 'dataset_description.json').write_text(json.dumps(dataset_description(bids_dir)))
@@ -125,3 +126,17 @@ def other_output(study: FakeStudy) -> Callable[[str], Path]:
         return folder
 
     return make
+
+
+@pytest.fixture
+def session_units(study: FakeStudy) -> list[Unit]:
+    """sub-06 with two sessions: reference voxels 0-3 in both; predicted 2-5 (M0), 0-3 (M12)."""
+    units = []
+    for session, voxels in (('M0', range(2, 6)), ('M12', range(0, 4))):
+        relative = f'sub-06/ses-{session}/anat/sub-06_ses-{session}_acq-sag_T2w.nii.gz'
+        t2 = save(line_mask([]), study.bids_dir / relative)
+        units.append(Unit(subject='06', session=session, slots={Slot.T2Sag: [t2]}))
+        write_participant_output(study.out, study.bids_dir, '06', voxels, session=session)
+        label = relative.replace('.nii.gz', '_label-lesion_seg.nii.gz')
+        save(line_mask(range(0, 4)), study.labels / label)
+    return units

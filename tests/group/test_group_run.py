@@ -130,3 +130,14 @@ def test_usage_and_dataset_errors(study, tmp_path):
     )
     with pytest.raises(DatasetError, match='no finished participant output'):
         run_group(study.bids_dir, empty, study.units)
+
+
+def test_sessions_are_units_of_their_own(study, session_units):
+    run_group(study.bids_dir, study.out, session_units, labels_dir=study.labels)
+    rows = read_tsv(study.out / 'group_eval.tsv')
+    assert [(r['session_id'], float(r['dice'])) for r in rows] == [
+        ('ses-M0', 0.5),
+        ('ses-M12', 1.0),
+    ]
+    table = read_tsv(study.out / 'group_lesions.tsv')
+    assert [r['session_id'] for r in table] == ['ses-M0', 'ses-M12']
