@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 from bids import BIDSLayout
@@ -50,22 +53,31 @@ def find_validator() -> str | None:
     return None
 
 
-def run_validator(bids_dir: Path) -> None:
+def run_validator(bids_dir: Path, cache_dir: Path | None = None) -> None:
     """Run the schema-based BIDS validator; raise ``DatasetError`` if it reports errors.
 
-    A missing validator is a warning, not an error (fMRIPrep does the same).
+    A missing validator is a warning, not an error (fMRIPrep does the same). Its runtime (deno)
+    keeps its cache in ``cache_dir`` (the work folder), else in a temporary folder removed
+    afterwards (``--dry-run`` writes nothing), never in HOME.
     """
     executable = find_validator()
     if executable is None:
         logger.warning('no BIDS validator installed (bids-validator-deno); skipping validation')
         return
     logger.info('validating %s with %s', bids_dir, executable)
-    result = subprocess.run(
-        [executable, str(bids_dir), '--format', 'json', '--ignoreWarnings'],
-        capture_output=True,
-        text=True,
-        check=False,
+    place = (
+        nullcontext(str(cache_dir / 'deno'))
+        if cache_dir
+        else tempfile.TemporaryDirectory(prefix='sclesion-deno-')
     )
+    with place as deno_dir:
+        result = subprocess.run(
+            [executable, str(bids_dir), '--format', 'json', '--ignoreWarnings'],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, 'DENO_DIR': deno_dir},
+        )
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError as exc:

@@ -206,17 +206,6 @@ def offline_run(tmp_path_factory, tiny_model: Path) -> OfflineRun:
     )
 
 
-#: Known writes into HOME, reported to the lead; strict, so the fix makes these tests fail until
-#: the marks go. matplotlib writes ~/.config/matplotlib and ~/.cache/matplotlib/fontlist-*.json
-#: when bids_app.training.curves (imported by the CLI) imports matplotlib.figure; the BIDS
-#: validator's deno writes ~/.cache/deno/ (bids_app.validation.run_validator).
-HOME_WRITERS = pytest.mark.xfail(
-    strict=True,
-    reason='matplotlib config/font cache and deno cache go to HOME (set MPLCONFIGDIR and '
-    'DENO_DIR under the work dir before matplotlib is imported and the validator runs)',
-)
-
-
 def writes_outside(run: OfflineRun) -> list[dict]:
     """Audited writes whose target is neither under OUTPUT_DIR or the work dir, nor /dev."""
     allowed = (run.folder('out'), run.folder('work'), Path('/dev'))
@@ -269,7 +258,6 @@ def test_input_dataset_is_untouched(offline_run: OfflineRun):
     assert offline_run.bids_after == offline_run.bids_before
 
 
-@HOME_WRITERS
 def test_nothing_left_in_home(offline_run: OfflineRun):
     assert offline_run.left['home'] == []
 
@@ -279,7 +267,6 @@ def test_nothing_left_in_tmpdir_or_the_working_directory(offline_run: OfflineRun
     assert offline_run.left['cwd'] == []
 
 
-@HOME_WRITERS
 def test_no_python_write_outside_output_and_work_dirs(offline_run: OfflineRun):
     outside = writes_outside(offline_run)
     assert outside == [], json.dumps(outside[:10], indent=1)

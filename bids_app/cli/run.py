@@ -112,13 +112,13 @@ def build_config(args: argparse.Namespace, argv: Sequence[str]) -> RunConfig:
     )
 
 
-def discover_units(config: RunConfig) -> list[Unit]:
+def discover_units(config: RunConfig, *, dry_run: bool = False) -> list[Unit]:
     """Check the dataset, validate it unless asked not to, and map each unit's images to slots."""
     check_dataset_folder(config.bids_dir)
     if config.skip_bids_validation:
         logger.info('BIDS validation skipped (--skip-bids-validation)')
     else:
-        run_validator(config.bids_dir)
+        run_validator(config.bids_dir, None if dry_run else config.work_dir / '.cache')
     layout = index_dataset(config.bids_dir)
     return discover(
         layout,
@@ -131,7 +131,7 @@ def discover_units(config: RunConfig) -> list[Unit]:
 
 def run(config: RunConfig, args: argparse.Namespace, *, verbosity: int = 0) -> int:
     """Run the requested analysis levels; return the exit code."""
-    units = discover_units(config)
+    units = discover_units(config, dry_run=args.dry_run)
     runnable = [u for u in units if u.runnable]
     dry_run, reports_only = args.dry_run, args.reports_only
     if dry_run:
@@ -217,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = build_config(args, argv)
         os.environ.setdefault('NIPYPE_NO_ET', '1')  # no version check over the network
+        # Caches go to the work folder, never HOME (which may be read-only in a container).
+        os.environ.setdefault('MPLCONFIGDIR', str(config.work_dir / '.cache' / 'matplotlib'))
         if args.boilerplate_only:
             return write_boilerplate(config.output_dir)
         return run(config, args, verbosity=args.verbose)

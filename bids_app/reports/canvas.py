@@ -10,17 +10,18 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nibabel as nib
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from bids_app.errors import InputImageError
 from bids_app.reports.views import View, outline_segments
+
+if TYPE_CHECKING:  # matplotlib loads on first use: importing sclesion writes no font cache
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 #: Dots per inch of every PNG (small files, sharp enough on screen).
 DPI = 90
@@ -36,6 +37,9 @@ NOT_COVERED_GREY = 0.35
 
 def new_figure(width_in: float, height_in: float) -> Figure:
     """A black Agg figure of the given size in inches."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width_in, height_in), dpi=DPI, facecolor='black')
     FigureCanvasAgg(figure)
     return figure
@@ -144,6 +148,8 @@ def draw_outline(
     """Outline the mask's pixels (cyan, SCT style) on axes showing an image of the same shape."""
     segments = outline_segments(mask, extent)
     if len(segments):
+        from matplotlib.collections import LineCollection
+
         axes.add_collection(LineCollection(segments, colors=LESION_COLOUR, linewidths=1.0))
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
 from numpy.typing import NDArray
 
 from bids_app.config import CordFrameConfig, Slot
@@ -234,6 +233,8 @@ def lesion_grid(
         s: intensity_window(cordframe.crops[s][cordframe.coverage[s]]) for s in cordframe.slots
     }
     figure, axes = _canvas(shape, (COLUMN_HEADER, ROW_HEADER))
+    from matplotlib import colormaps
+
     heat = colormaps['hot']
     for row, lesion in enumerate(slices):
         for col, slot in enumerate(slots):

@@ -7,9 +7,6 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter
-
 LOG_NAME = 'training_log.tsv'
 CURVES_NAME = 'training_curves.png'
 
@@ -65,6 +62,9 @@ def plot_curves(rows: list[Mapping[str, float]], path: Path, title: str) -> Path
 
     Drawn on a bare :class:`~matplotlib.figure.Figure` (Agg canvas): no pyplot state, no display.
     """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter
+
     figure = Figure(figsize=(7, 6))
     top, bottom = figure.subplots(2, 1, sharex=True)
     figure.subplots_adjust(left=0.12, right=0.97, top=0.94, bottom=0.09, hspace=0.08)
