@@ -78,6 +78,9 @@ class RunConfig:
     stop_on_first_crash: bool = False
     write_graph: bool = False
     resource_monitor: bool = False
+    compare: tuple[Path, ...] = ()
+    group_by: tuple[str, ...] = ()
+    qc_ratings: Path | None = None
     command_line: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

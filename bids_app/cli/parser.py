@@ -213,6 +213,29 @@ def build_parser() -> argparse.ArgumentParser:
         '--use-plugin', type=_existing_file, metavar='FILE', help='Nipype plugin YAML'
     )
 
+    group = parser.add_argument_group('group level')
+    group.add_argument(
+        '--compare',
+        nargs='+',
+        type=_existing_dir,
+        default=[],
+        metavar='DIR',
+        help='other sclesion output folders (models, variants) to compare with OUTPUT_DIR',
+    )
+    group.add_argument(
+        '--group-by',
+        nargs='+',
+        default=[],
+        metavar='COLUMN',
+        help='participants.tsv columns to break the statistics down by, e.g. site',
+    )
+    group.add_argument(
+        '--qc-ratings',
+        type=_existing_file,
+        metavar='FILE',
+        help='ratings TSV saved from the group report: subjects rated fail leave the statistics',
+    )
+
     train = parser.add_argument_group(
         'training (train level: OUTPUT_DIR becomes the model folder; needs --labels)'
     )

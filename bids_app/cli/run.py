@@ -23,6 +23,7 @@ from bids_app.cli.workflow import (
 from bids_app.config import RunConfig, Slot
 from bids_app.discovery import Unit, discover, format_table
 from bids_app.errors import SclesionError, UsageError
+from bids_app.group import run_group
 from bids_app.reports.collect import write_reports
 from bids_app.training import distributed_session, run_training
 from bids_app.validation import check_dataset_folder, index_dataset, run_validator
@@ -108,6 +109,9 @@ def build_config(args: argparse.Namespace, argv: Sequence[str]) -> RunConfig:
         stop_on_first_crash=args.stop_on_first_crash,
         write_graph=args.write_graph,
         resource_monitor=args.resource_monitor,
+        compare=tuple(args.compare),
+        group_by=tuple(args.group_by),
+        qc_ratings=args.qc_ratings,
         command_line=('sclesion', *argv),
     )
 
@@ -145,15 +149,23 @@ def run(config: RunConfig, args: argparse.Namespace, *, verbosity: int = 0) -> i
         return EXIT_USAGE
     if dry_run:
         return EXIT_OK
-    unknown = [level for level in config.analysis_levels if level == 'group']
-    if unknown:
-        logger.error('the group level is not implemented yet in sclesion %s', __version__)
-        return EXIT_USAGE
     if 'train' in config.analysis_levels:
         return run_train(units, config, args, verbosity)
+    code = EXIT_OK
+    if 'participant' in config.analysis_levels:
+        code = run_participant_level(units, config, reports_only=reports_only, verbosity=verbosity)
+    if 'group' in config.analysis_levels:
+        run_group_level(units, config)
+    return code
+
+
+def run_participant_level(
+    units: Sequence[Unit], config: RunConfig, *, reports_only: bool, verbosity: int
+) -> int:
+    """Participant workflows (unless ``--reports-only``), then one HTML report per subject."""
     started = datetime.now()
     if reports_only:
-        outcomes = {u.name: None for u in runnable}
+        outcomes: dict[str, str | None] = {u.name: None for u in units if u.runnable}
     else:
         outcomes = run_participant(units, config, verbosity)
     failed_reports = write_reports(
@@ -162,6 +174,20 @@ def run(config: RunConfig, args: argparse.Namespace, *, verbosity: int = 0) -> i
     for subject in failed_reports:
         outcomes[f'report of sub-{subject}'] = 'the HTML report failed (see logs/)'
     return report_outcomes(outcomes)
+
+
+def run_group_level(units: Sequence[Unit], config: RunConfig) -> None:
+    """Group tables and report from every unit's outputs (errors raise, exit 2)."""
+    run_group(
+        config.bids_dir,
+        config.output_dir,
+        units,
+        labels_dir=config.labels,
+        lesion_label_suffix=config.lesion_label_suffix,
+        compare=config.compare,
+        group_by=config.group_by,
+        qc_ratings=config.qc_ratings,
+    )
 
 
 def run_train(

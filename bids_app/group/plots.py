@@ -11,13 +11,15 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from bids_app.stats import bland_altman
+
+if TYPE_CHECKING:  # matplotlib loads on first use (no font cache written on import)
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 DPI = 100
 #: Points are spread sideways over this fraction of a category's width (fixed seed).
@@ -56,6 +58,8 @@ class Plot:
 
 def _render(fig: Figure, marks: Sequence[tuple[Axes, float, float, Point]]) -> Plot:
     """PNG bytes and the pixel position of each marked point (figure size x DPI, no cropping)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig).draw()
     width, height = (round(float(v)) for v in fig.get_size_inches() * DPI)
     spots = []
@@ -89,6 +93,8 @@ def strip_plot(
         Vertical axis range of every panel (e.g. a little beyond [0, 1] for scores).
     """
     n = max(len(panels), 1)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(min(4.0 * n, 12.0), 4.0))
     axes = fig.subplots(1, n, squeeze=False)
     marks = []
@@ -140,6 +146,8 @@ def scatter_plot(
         Logarithmic x axis (``log10(1 + x)`` keeps zero loads on the plot).
     """
     n = max(len(panels), 1)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(min(4.0 * n, 12.0), 3.6))
     axes = fig.subplots(1, n, squeeze=False)
     xs = np.log10(1.0 + np.asarray(x, float)) if log_x else np.asarray(x, float)
@@ -170,6 +178,8 @@ def bland_altman_plot(
     a, b = np.asarray(predicted, float), np.asarray(reference, float)
     mean, difference = (a + b) / 2, a - b
     agreement = bland_altman(a, b)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6.0, 4.0))
     ax = fig.subplots()
     ax.scatter(mean, difference, s=22, color=COLOURS[0], alpha=0.8, zorder=3)
