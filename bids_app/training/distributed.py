@@ -65,15 +65,6 @@ class DistributedContext:
         """True on every process when ``flag`` is true on one of them."""
         return any(self.all_gather(bool(flag)))
 
-    @contextmanager
-    def main_first(self) -> Iterator[None]:
-        """Rank 0 runs the block first, then the others (to fill a cache once, then read it)."""
-        if not self.is_main:
-            self.barrier()
-        yield
-        if self.is_main:
-            self.barrier()
-
 
 def single_process(device: str) -> DistributedContext:
     """The context of a run without ``torchrun``."""

@@ -99,7 +99,7 @@ def load_frames(
     usable : dict of str to CordFrame
         Frames with reference labels, in name order.
     left_out : dict of str to str
-        Unit name -> why it cannot train.
+        Unit name -> why it cannot train (logged here unless the caller gave the reason).
     """
     usable: dict[str, CordFrame] = {}
     left_out: dict[str, str] = {}
@@ -115,8 +115,8 @@ def load_frames(
             left_out[name] = 'no T2Sag crop'
         else:
             usable[name] = frame
-    for name, reason in left_out.items():
-        logger.warning('%s left out of training: %s', name, reason)
+        if name in left_out:
+            logger.warning('%s left out of training: %s', name, left_out[name])
     return usable, left_out
 
 

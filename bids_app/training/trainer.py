@@ -273,8 +273,8 @@ def train(
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         optimizer.step()
         done = iteration + 1
-        losses.append(float(loss))
-        window.append({'loss': float(loss), **parts})
+        losses.append(loss.detach().item())
+        window.append({'loss': losses[-1], **parts})
         elapsed = time.monotonic() - start_time
         stopping = done == stop or (
             time_limit_s is not None and context.any(elapsed > time_limit_s)

@@ -20,8 +20,6 @@ from bids_app.training.entry import run_training
 from bids_app.training.options import add_training_arguments
 from bids_app.training.trainer import train
 
-pytestmark = pytest.mark.filterwarnings('ignore:Converting a tensor with requires_grad')
-
 
 def test_thirty_iterations_learn_and_write_a_model_folder(frames, tiny_train_config, tmp_path):
     config = tiny_train_config(val_fraction=0.2)
