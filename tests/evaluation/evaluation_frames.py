@@ -45,6 +45,7 @@ class FakePredictor:
     when given T1w; records the slot sets it was asked for."""
 
     slots: tuple[Slot, ...] = tuple(Slot)
+    card: dict = field(default_factory=lambda: {'name': 'fake', 'weights': {'sha256': 'abc'}})
     calls: list[tuple[Slot, ...]] = field(default_factory=list)
 
     def predict(

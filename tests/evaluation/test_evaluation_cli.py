@@ -1,0 +1,74 @@
+"""``python -m bids_app.evaluation``: arguments, files and stdout; the model run end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from evaluation_frames import FakePredictor
+
+from bids_app.evaluation import cli
+from bids_app.evaluation.cli import frames_work_dir, main
+
+
+def test_missing_labels_is_a_usage_error(tmp_path, capsys):
+    assert main([str(tmp_path), '--out', str(tmp_path / 'out')]) == 2
+    assert '--labels' in capsys.readouterr().err
+
+
+def test_each_dataset_gets_its_own_frame_cache(tmp_path):
+    train = frames_work_dir(tmp_path / 'work', tmp_path / 'phantoms-train')
+    test = frames_work_dir(tmp_path / 'work', tmp_path / 'phantoms-test')
+    assert train.parent == test.parent == tmp_path / 'work'
+    assert train.name.startswith('evaluation-phantoms-train-')
+    assert train != test
+    assert frames_work_dir(tmp_path / 'work', tmp_path / 'phantoms-test') == test
+
+
+def test_cli_writes_the_table_and_prints_it(frame_files, tmp_path, monkeypatch, capsys):
+    predictor = FakePredictor()
+    left_out = 'no reference lesion label for sub-D_T2w.nii.gz'
+    monkeypatch.setattr(cli, 'discover_units', lambda config: [])
+    monkeypatch.setattr(
+        cli,
+        'preprocess_frames',
+        lambda units, config, verbosity: {**frame_files, 'sub-D': left_out},
+    )
+    monkeypatch.setattr(cli, 'resolve_model_dir', lambda name: tmp_path / 'model')
+    monkeypatch.setattr(cli.LesionPredictor, 'from_model_dir', lambda *a, **k: predictor)
+    out = tmp_path / 'out'
+    argv = [str(tmp_path / 'bids'), '--labels', str(tmp_path), '--model', 'm', '--out', str(out),
+            '-w', str(tmp_path / 'work'), '--skip-bids-validation', '--plot']  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed == (out / 'table1.md').read_text()
+    assert printed.splitlines()[2].startswith('| T2Sag | 3 | 0.667 (0.667) | 1 |')
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == [
+        'lesions.tsv', 'table1.json', 'table1.md', 'table1.png', 'table1.tsv', 'units.tsv'
+    ]  # fmt: skip
+    document = json.loads((out / 'table1.json').read_text())
+    assert document['left_out'] == {'sub-D': left_out}
+    assert document['model']['sha256'] == 'abc'
+    assert document['postprocess']['threshold'] == 0.5
+    assert document['command_line'][3:] == argv
+
+
+@pytest.mark.slow
+def test_tiny_model_on_two_phantoms_end_to_end(small_phantoms, tiny_model, tmp_path, capsys):
+    labels = small_phantoms / 'derivatives' / 'labels'
+    out = tmp_path / 'out'
+    argv = [str(small_phantoms), '--labels', str(labels), '--cord-masks', str(labels),
+            '--model', str(tiny_model), '--out', str(out), '-w', str(tmp_path / 'work'),
+            '--nprocs', '2', '--device', 'cpu', '--skip-bids-validation']  # fmt: skip
+    assert main(argv) == 0
+    document = json.loads((out / 'table1.json').read_text())
+    evaluated = {line.split('\t')[0] for line in (out / 'units.tsv').read_text().splitlines()[1:]}
+    assert evaluated | set(document['left_out']) == {'sub-001', 'sub-002'}
+    assert evaluated
+    rows = [row['row'] for row in document['rows']]
+    assert rows == ['T2Sag', 'T2Sag+STIR', 'T2Sag+T2starAx', 'T2Sag+T2Ax', 'T2Sag+T1w',
+                    'T2Sag+MP2RAGE', 'all available']  # fmt: skip
+    assert all(row['n_units'] == len(evaluated) for row in document['rows'])
+    lesions = (out / 'lesions.tsv').read_text().splitlines()[1:]
+    assert document['faint_lesions']['n_lesions'] == len(lesions)
+    assert capsys.readouterr().out.startswith('| Sequences at inference |')
