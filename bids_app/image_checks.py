@@ -53,7 +53,12 @@ def check_affine(vox2world: ArrayLike, name: str) -> NDArray[np.float64]:
 
 
 def check_image(
-    data: ArrayLike, vox2world: ArrayLike, name: str, *, max_voxels: int = MAX_VOXELS
+    data: ArrayLike,
+    vox2world: ArrayLike,
+    name: str,
+    *,
+    max_voxels: int = MAX_VOXELS,
+    allow_constant: bool = False,
 ) -> NDArray[np.float32]:
     """Check a loaded image and return it as a 3D float32 array.
 
@@ -68,6 +73,8 @@ def check_image(
         File name for messages.
     max_voxels : int
         Largest accepted number of voxels.
+    allow_constant : bool
+        Accept a constant image: an empty mask (a lesion-free subject) is one.
 
     Returns
     -------
@@ -115,7 +122,7 @@ def check_image(
             'fix the image (e.g. fslmaths -nan) and rerun'
         )
     low, high = float(volume.min()), float(volume.max())
-    if low == high:
+    if low == high and not allow_constant:
         what = 'zero' if low == 0 else f'equal to {low:g}'
         raise InputImageError(f'{name}: every voxel is {what}; the image holds no signal')
     return volume

@@ -91,9 +91,15 @@ class CenterlineFromMask(SimpleInterface):
 
     def _run_interface(self, runtime):
         from bids_app.centerline.from_mask import centerline_from_mask
+        from bids_app.errors import InputImageError
         from bids_app.interfaces.io import load_mask
 
         mask, affine = load_mask(self.inputs.mask_file)
+        if not mask.any():
+            raise InputImageError(
+                f'{self.inputs.mask_file}: the cord mask is empty; label the cord in it or use '
+                '--centerline builtin'
+            )
         centerline = centerline_from_mask(mask, affine)
         out = save_centerline(
             centerline, self.inputs.provider, Path(runtime.cwd) / 'centerline.npz'

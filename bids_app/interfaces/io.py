@@ -17,7 +17,9 @@ from bids_app.errors import InputImageError
 from bids_app.image_checks import check_image
 
 
-def load_image(path: str | Path) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+def load_image(
+    path: str | Path, *, allow_constant: bool = False
+) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
     """Read a NIfTI image as checked float32 3D data and its affine; ``InputImageError`` if bad."""
     path = Path(path)
     if path.is_symlink() and not path.exists():
@@ -31,12 +33,13 @@ def load_image(path: str | Path) -> tuple[NDArray[np.float32], NDArray[np.float6
         raise InputImageError(
             f'{path} cannot be read as NIfTI ({exc}); replace it with a valid image'
         ) from exc
-    return check_image(data, img.affine, str(path)), np.asarray(img.affine, dtype=np.float64)
+    checked = check_image(data, img.affine, str(path), allow_constant=allow_constant)
+    return checked, np.asarray(img.affine, dtype=np.float64)
 
 
 def load_mask(path: str | Path) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
-    """Read a mask (binary or soft) as bool at 0.5, with its affine."""
-    data, affine = load_image(path)
+    """Read a mask (binary or soft) as bool at 0.5, with its affine; it may be empty."""
+    data, affine = load_image(path, allow_constant=True)
     return data >= 0.5, affine
 
 
