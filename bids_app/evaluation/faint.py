@@ -31,7 +31,7 @@ from bids_app.lesions import structuring_element
 
 #: Contrast (crop standard deviations) below which a reference lesion counts as faint on the
 #: T2Sag; measured on phantoms, see ``docs/evaluation.md``.
-FAINT_CONTRAST = 0.5
+FAINT_CONTRAST = 0.3
 #: Thickness of the shell of surrounding cord around each lesion, mm.
 SHELL_MM = 1.5
 #: Without a cord mask, the cord is taken as this in-plane radius around the centreline, mm.
