@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -44,7 +45,7 @@ def _existing_dir(value: str) -> Path:
 
 def _contrast(value: str) -> float:
     number = float(value)
-    if number != number:
+    if math.isnan(number):
         raise argparse.ArgumentTypeError('the faint contrast must be a number')
     return number
 
