@@ -13,7 +13,8 @@ are counted by ``torch.utils.flop_counter`` over a forward and backward pass (co
 2 x multiply-accumulates); TFLOP/s = FLOPs x iterations/s. On CUDA the peak
 memory allocated is reported too. Other processes share this machine's cores, so expect noise.
 
-Writes the same figures to ``bench-results/training.json``.
+Writes the same figures to ``bench-results/training[-cuda][-z<Z>].json`` (the suffixes when not on
+the CPU, and when the patch is not the paper's 320 slices).
 """
 
 from __future__ import annotations
@@ -172,9 +173,9 @@ def main() -> None:
         )
     out = ROOT / 'bench-results'
     out.mkdir(exist_ok=True)
-    name = (
-        'training.json' if args.device == 'cpu' else f'training-{args.device.split(":")[0]}.json'
-    )
+    device = '' if args.device == 'cpu' else f'-{args.device.split(":")[0]}'
+    patch = '' if args.patch_z == 320 else f'-z{args.patch_z}'
+    name = f'training{device}{patch}.json'
     (out / name).write_text(json.dumps({'conditions': conditions, 'results': rows}, indent=2))
 
 
