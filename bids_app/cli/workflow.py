@@ -19,6 +19,7 @@ from bids_app.interfaces.sct import available_sct_command
 from bids_app.labels import find_cord_mask, find_lesion_label
 from bids_app.model.card import load_model_dir
 from bids_app.model.registry import resolve_model_dir
+from bids_app.progress import progress
 from bids_app.workflows.base import (
     InferenceOptions,
     UnitPlan,
@@ -95,6 +96,8 @@ def _configure_nipype(config: RunConfig, verbosity: int) -> None:
                 'remove_unnecessary_outputs': False,
                 'check_version': False,
                 'create_report': False,
+                # Nipype's default 2 s between scheduling rounds dominates short nodes.
+                'poll_sleep_duration': 0.1,
             },
             'monitoring': {'enabled': config.resource_monitor},
         }
@@ -187,16 +190,36 @@ def unit_labels(unit: Unit, config: RunConfig) -> list[Path]:
     return [Path(label) for label in found]
 
 
-def _run(workflow, config: RunConfig, plans: Sequence[UnitPlan]) -> None:
-    if config.write_graph:
-        workflow.write_graph(graph2use='colored', format='svg', simple_form=True)
+#: Subjects/sessions per Nipype graph: MultiProc's scheduler slows down with thousands of nodes,
+#: so large datasets run as consecutive graphs of a few units (each still uses every process).
+UNITS_PER_GRAPH = 8
+
+
+def _run(
+    plans: Sequence[UnitPlan],
+    build: Callable[[UnitPlan, Path], object],
+    log_dir: Callable[[UnitPlan], Path],
+    config: RunConfig,
+) -> None:
     for plan in plans:
         slots = ', '.join(f'{slot} ({plan.providers[slot]})' for slot in plan.unit.slots)
         logger.log(25, '%s: %s', plan.unit.name, slots)
-    try:
-        workflow.run(**_plugin_settings(config))
-    except RuntimeError as exc:
-        logger.debug('workflow finished with errors: %s', exc)
+    size = max(UNITS_PER_GRAPH, 2 * config.nprocs)
+    with progress(None, desc='subjects', total=len(plans), unit='unit') as bar:
+        for start in range(0, len(plans), size):
+            batch = plans[start : start + size]
+            workflow = init_sclesion_wf(batch, build, work_dir=config.work_dir, log_dir=log_dir)
+            if config.write_graph and start == 0:
+                workflow.write_graph(graph2use='colored', format='svg', simple_form=True)
+            try:
+                workflow.run(**_plugin_settings(config))
+            except RuntimeError as exc:
+                logger.debug('workflow finished with errors: %s', exc)
+            bar.update(len(batch))
+            crashed = any(any(log_dir(p).glob('crash-*.txt')) for p in batch)
+            if config.stop_on_first_crash and crashed:
+                logger.error('stopping at the first failure (--stop-on-first-crash)')
+                break
 
 
 def _start(config: RunConfig, verbosity: int) -> None:
@@ -250,8 +273,7 @@ def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0
     def log_dir(plan: UnitPlan) -> Path:
         return _unit_log_dir(plan, config)
 
-    workflow = init_sclesion_wf(plans, build, work_dir=config.work_dir, log_dir=log_dir)
-    _run(workflow, config, plans)
+    _run(plans, build, log_dir, config)
     outcomes.update(unit_outcomes(plans, log_dir, lambda p: _participant_output(p, config)))
     return outcomes
 
@@ -289,8 +311,7 @@ def preprocess_frames(
             return log_root / plan.unit.name
 
         write_settings([log_root / 'sclesion.toml'], config)
-        workflow = init_sclesion_wf(plans, build, work_dir=config.work_dir, log_dir=log_dir)
-        _run(workflow, config, plans)
+        _run(plans, build, log_dir, config)
         outcomes.update(unit_outcomes(plans, log_dir, lambda p: cache / f'{p.unit.name}.npz'))
     return {name: why if why else cache / f'{name}.npz' for name, why in outcomes.items()}
 

@@ -86,8 +86,10 @@ def init_preproc_wf(
         niu.IdentityInterface(fields=['cordframe', 't2sag_file', 'centerline_tsvs', 'crop_files']),
         name='outputnode',
     )
-    images = pe.Node(niu.Merge(len(slots)), name='merge_images')
-    centerlines = pe.Node(niu.Merge(len(slots)), name='merge_centerlines')
+    images = pe.Node(niu.Merge(len(slots)), name='merge_images', run_without_submitting=True)
+    centerlines = pe.Node(
+        niu.Merge(len(slots)), name='merge_centerlines', run_without_submitting=True
+    )
     frame = pe.Node(BuildCordFrame(slots=[s.value for s in slots]), name='cordframe')
     connections = [
         (images, frame, [('out', 'in_files')]),
