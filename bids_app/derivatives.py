@@ -16,6 +16,18 @@ from bids_app.labels import source_stem
 
 _CHUNK = re.compile(r'_chunk-[0-9a-zA-Z]+')
 
+#: Columns of the per-unit ``desc-lesions_summary.tsv`` and their descriptions.
+SUMMARY_COLUMNS = {
+    'participant_id': {'Description': 'Participant label with its sub- prefix'},
+    'session_id': {'Description': 'Session label with its ses- prefix, n/a without sessions'},
+    'slots_used': {'Description': 'Comma-separated sequence slots the model was given'},
+    'n_lesions': {'Description': 'Number of lesions (26-connected components of the mask)'},
+    'total_volume_mm3': {'Description': 'Total lesion volume', 'Units': 'mm^3'},
+    'centerline_provider': {'Description': 'Centreline provider of each slot, slot:provider'},
+    'model': {'Description': 'Model name and the first 12 hex digits of its weights sha256'},
+    'threshold': {'Description': 'Probability threshold of the mask'},
+}
+
 
 def split_source(path: Path) -> tuple[str, str]:
     """(entities without ``chunk``, suffix) of a raw file name.

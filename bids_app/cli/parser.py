@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bids_app import __version__
+from bids_app.cli.types import positive_int
 from bids_app.config import SLOTS, Slot
 from bids_app.training.options import add_training_arguments
 
@@ -69,13 +70,6 @@ def _existing_file(value: str) -> Path:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f'{path} is not an existing file')
     return path
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f'{value} must be at least 1')
-    return number
 
 
 def _probability(value: str) -> float:
@@ -194,13 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
         '--nthreads',
         '--n_cpus',
         '--n-cpus',
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         help='most threads across all processes',
     )
-    perf.add_argument(
-        '--omp-nthreads', type=_positive_int, help='most threads one process may use'
-    )
+    perf.add_argument('--omp-nthreads', type=positive_int, help='most threads one process may use')
     perf.add_argument(
         '--mem',
         '--mem_mb',

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bids_app.config import SLOTS
+from bids_app.derivatives import SUMMARY_COLUMNS
 from bids_app.group.collect import Status, UnitRecord, read_tsv
 
 logger = logging.getLogger(__name__)
@@ -25,8 +26,8 @@ logger = logging.getLogger(__name__)
 REGION_BAND_MM = 50.0
 
 BASE_COLUMNS: dict[str, dict[str, str]] = {
-    'participant_id': {'Description': 'Participant label with its sub- prefix'},
-    'session_id': {'Description': 'Session label with its ses- prefix, n/a without sessions'},
+    'participant_id': SUMMARY_COLUMNS['participant_id'],
+    'session_id': SUMMARY_COLUMNS['session_id'],
     'status': {
         'Description': 'Outcome of the participant level',
         'Levels': {
@@ -38,12 +39,12 @@ BASE_COLUMNS: dict[str, dict[str, str]] = {
     },
     'reason': {'Description': 'Why the unit failed, was skipped or did not run'},
     'slots_found': {'Description': 'Comma-separated sequence slots found in the input dataset'},
-    'slots_used': {'Description': 'Comma-separated sequence slots the model was given'},
-    'n_lesions': {'Description': 'Number of lesions (26-connected components of the mask)'},
-    'total_volume_mm3': {'Description': 'Total lesion volume', 'Units': 'mm^3'},
-    'centerline_provider': {'Description': 'Centreline provider of each slot, slot:provider'},
-    'model': {'Description': 'Model name and the first 12 hex digits of its weights sha256'},
-    'threshold': {'Description': 'Probability threshold of the mask'},
+    'slots_used': SUMMARY_COLUMNS['slots_used'],
+    'n_lesions': SUMMARY_COLUMNS['n_lesions'],
+    'total_volume_mm3': SUMMARY_COLUMNS['total_volume_mm3'],
+    'centerline_provider': SUMMARY_COLUMNS['centerline_provider'],
+    'model': SUMMARY_COLUMNS['model'],
+    'threshold': SUMMARY_COLUMNS['threshold'],
     'qc_rating': {
         'Description': 'Visual QC rating (--qc-ratings); fail leaves the unit out of statistics',
         'Levels': {'pass': 'good', 'fail': 'unusable', 'artefact': 'usable with artefacts'},

@@ -14,17 +14,6 @@ from nipype.interfaces.base import (
     traits,
 )
 
-SUMMARY_COLUMNS = {
-    'participant_id': {'Description': 'Participant label with its sub- prefix'},
-    'session_id': {'Description': 'Session label with its ses- prefix, n/a without sessions'},
-    'slots_used': {'Description': 'Comma-separated sequence slots the model was given'},
-    'n_lesions': {'Description': 'Number of lesions (26-connected components of the mask)'},
-    'total_volume_mm3': {'Description': 'Total lesion volume', 'Units': 'mm^3'},
-    'centerline_provider': {'Description': 'Centreline provider of each slot, slot:provider'},
-    'model': {'Description': 'Model name and the first 12 hex digits of its weights sha256'},
-    'threshold': {'Description': 'Probability threshold of the mask'},
-}
-
 
 class _WriteLesionInputSpec(BaseInterfaceInputSpec):
     output_dir = Directory(mandatory=True, desc='the derivatives dataset')
@@ -61,7 +50,7 @@ class WriteLesionOutputs(SimpleInterface):
         import nibabel as nib
         import numpy as np
 
-        from bids_app.derivatives import bids_uri, write_json, write_tsv
+        from bids_app.derivatives import SUMMARY_COLUMNS, bids_uri, write_json, write_tsv
         from bids_app.frame import CordFrame
         from bids_app.interfaces.io import save_image
         from bids_app.lesions import COLUMNS, label_lesions, lesion_table

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bids_app import __version__
+from bids_app.cli.types import positive_int
 from bids_app.errors import SclesionError
 from bids_app.phantoms.dataset import write_dataset
 
@@ -16,13 +17,6 @@ logger = logging.getLogger(__name__)
 
 #: Default log level (CONVENTIONS section 1): between INFO and WARNING.
 IMPORTANT = 25
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
-    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,13 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         'out_dir', type=Path, help='folder to create (must not exist, or be empty)'
     )
-    parser.add_argument('--n-subjects', type=_positive_int, default=1, help='default: 1')
+    parser.add_argument('--n-subjects', type=positive_int, default=1, help='default: 1')
     parser.add_argument('--seed', type=int, default=0, help='dataset seed (default: 0)')
     parser.add_argument(
         '--small', action='store_true', help='cervical-only subjects with small images (fast)'
     )
     parser.add_argument(
-        '--sessions', type=_positive_int, default=1, help='sessions per subject (default: 1)'
+        '--sessions', type=positive_int, default=1, help='sessions per subject (default: 1)'
     )
     parser.add_argument(
         '--all-sequences', action='store_true', help='every session gets all six sequences'

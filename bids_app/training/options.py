@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bids_app.cli.types import positive_int
 from bids_app.config import SLOTS, CordFrameConfig, Slot
 from bids_app.errors import UsageError
 from bids_app.model.config import VARIANTS, WIDTH_PRESETS, ModelConfig, variant_config
@@ -232,13 +233,6 @@ def read_subject_list(path: Path) -> tuple[str, ...]:
     return tuple(_subject_label(v) for v in values)
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f'{value} must be at least 1')
-    return number
-
-
 def _fraction(value: str) -> float:
     number = float(value)
     if not 0 <= number <= 1:
@@ -264,22 +258,22 @@ def add_training_arguments(group: argparse._ActionsContainer) -> None:
     )
     group.add_argument(
         '--patch-z',
-        type=_positive_int,
+        type=positive_int,
         default=defaults.patch_size[2],
         help='patch length along the cord in 0.5 mm slices, a multiple of 16 (paper: 320; '
         'e.g. 64 on a CPU)',
     )
-    group.add_argument('--batch-size', type=_positive_int, default=defaults.batch_size)
-    group.add_argument('--iterations', type=_positive_int, default=defaults.iterations)
+    group.add_argument('--batch-size', type=positive_int, default=defaults.batch_size)
+    group.add_argument('--iterations', type=positive_int, default=defaults.iterations)
     group.add_argument(
         '--val-interval',
-        type=_positive_int,
+        type=positive_int,
         default=defaults.val_interval,
         help='validate and checkpoint every N iterations',
     )
     group.add_argument(
         '--log-interval',
-        type=_positive_int,
+        type=positive_int,
         default=defaults.log_interval,
         help='log the mean loss every N iterations',
     )
@@ -331,7 +325,7 @@ def add_training_arguments(group: argparse._ActionsContainer) -> None:
     )
     group.add_argument(
         '--stop-after',
-        type=_positive_int,
+        type=positive_int,
         metavar='ITER',
         help='checkpoint and stop at this iteration (resume later with --resume)',
     )

@@ -24,9 +24,8 @@ import numpy as np
 import pytest
 
 from bids_app.config import Slot
-from bids_app.derivatives import dataset_description, write_tsv
+from bids_app.derivatives import SUMMARY_COLUMNS, dataset_description, write_tsv
 from bids_app.discovery import Unit
-from bids_app.interfaces.lesion_outputs import SUMMARY_COLUMNS
 from bids_app.lesions import COLUMNS
 
 AFFINE = np.diag([1.0, 1.0, 2.0, 1.0])
