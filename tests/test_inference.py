@@ -12,14 +12,9 @@ from bids_app.config import Slot
 from bids_app.errors import InputImageError
 from bids_app.inference import (
     LesionPredictor,
-    PostprocessOptions,
     bfloat16_supported,
     gaussian_weights,
-    near_centreline,
-    near_cord,
     normalise_intensity,
-    postprocess,
-    remove_small_lesions,
     sliding_window,
     torch_threads,
     window_starts,
@@ -27,6 +22,13 @@ from bids_app.inference import (
 from bids_app.model.config import variant_config
 from bids_app.model.layout import from_network_layout, to_network_layout
 from bids_app.model.network import MultiSequenceUNet
+from bids_app.postprocess import (
+    PostprocessOptions,
+    near_centreline,
+    near_cord,
+    postprocess,
+    remove_small_lesions,
+)
 
 PATCH = (16, 16, 32)  # (x, y, z)
 

@@ -30,8 +30,9 @@ from bids_app.evaluation.plot import plot_table
 from bids_app.evaluation.scoring import evaluate_frames, frame_slots
 from bids_app.evaluation.subsets import table_rows
 from bids_app.evaluation.table import build_table
-from bids_app.inference import LesionPredictor, PostprocessOptions
+from bids_app.inference import LesionPredictor
 from bids_app.model.registry import resolve_model_dir
+from bids_app.postprocess import PostprocessOptions
 
 logger = logging.getLogger('bids_app')
 

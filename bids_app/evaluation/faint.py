@@ -26,8 +26,8 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from bids_app.errors import GeometryError
-from bids_app.inference import near_centreline
 from bids_app.lesions import structuring_element
+from bids_app.postprocess import near_centreline
 
 #: Contrast (crop standard deviations) below which a reference lesion counts as faint on the
 #: T2Sag; measured on phantoms, see ``docs/evaluation.md``.

@@ -23,8 +23,9 @@ from bids_app.errors import DatasetError
 from bids_app.evaluation.faint import ReferenceLesions, detected, reference_lesions
 from bids_app.evaluation.subsets import Row, usable_slots
 from bids_app.frame import CordFrame
-from bids_app.inference import PostprocessOptions, normalise_intensity, postprocess
+from bids_app.inference import normalise_intensity
 from bids_app.metrics import dice, lesion_wise
+from bids_app.postprocess import PostprocessOptions, postprocess
 from bids_app.progress import progress
 
 logger = logging.getLogger(__name__)

@@ -42,7 +42,8 @@ class PredictLesions(SimpleInterface):
         import numpy as np
 
         from bids_app.frame import CordFrame
-        from bids_app.inference import LesionPredictor, PostprocessOptions, postprocess
+        from bids_app.inference import LesionPredictor
+        from bids_app.postprocess import PostprocessOptions, postprocess
 
         started = time.perf_counter()
         frame = CordFrame.load(self.inputs.cordframe)
