@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import tomli_w
@@ -257,6 +259,55 @@ def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0
             plans.append(plan)
     if not plans:
         return outcomes
+    with unit_locks(plans, config) as (plans, busy):
+        outcomes.update(busy)
+        if plans:
+            _run_participant_workflows(plans, config, inference, verbosity)
+            outcomes.update(
+                unit_outcomes(
+                    plans,
+                    lambda p: _unit_log_dir(p, config),
+                    lambda p: _participant_output(p, config),
+                )
+            )
+    return outcomes
+
+
+@contextmanager
+def unit_locks(
+    plans: Sequence[UnitPlan], config: RunConfig
+) -> Iterator[tuple[list[UnitPlan], dict[str, str]]]:
+    """Hold a lock per unit for the run: a second process on the same unit refuses it cleanly.
+
+    Yields the plans this process holds, and unit name -> why the others were refused.
+    """
+    held, busy, handles = [], {}, []
+    for plan in plans:
+        path = config.output_dir / unit_folder(plan.unit.subject, plan.unit.session).parent
+        path = path / '.sclesion.lock'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open('a')
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            busy[plan.unit.name] = (
+                f'another sclesion process is working on {plan.unit.name} (lock {path}); '
+                'let it finish, then rerun'
+            )
+            continue
+        handles.append(handle)
+        held.append(plan)
+    try:
+        yield held, busy
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def _run_participant_workflows(
+    plans: Sequence[UnitPlan], config: RunConfig, inference: InferenceOptions, verbosity: int
+) -> None:
     _start(config, verbosity)
     ensure_dataset_description(config.output_dir, config.bids_dir)
     write_settings([_unit_log_dir(p, config) / 'sclesion.toml' for p in plans], config)
@@ -274,8 +325,6 @@ def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0
         return _unit_log_dir(plan, config)
 
     _run(plans, build, log_dir, config)
-    outcomes.update(unit_outcomes(plans, log_dir, lambda p: _participant_output(p, config)))
-    return outcomes
 
 
 def unit_work_dirs(units: Sequence[Unit], config: RunConfig) -> dict[str, Path]:
