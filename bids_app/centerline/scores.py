@@ -9,7 +9,8 @@ Two cues, both ratios ``(a - b) / (a + b)`` that a multiplicative bias field doe
   wall on one side). The cord must not be darker than a tenth of its CSF (air, cortical bone)
   and the CSF must be among the brightest tissue of the image (T2-like).
 - ``canal_score``: the spinal canal (CSF and cord together, about 18 x 13 mm) is brighter than
-  the bone and ligaments around it on T2-like images.
+  the bone and ligaments around it on T2-like images. Where the field of view cuts the template,
+  the parts outside the image give no evidence either way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ RAY_BAND_AP_MM = (3.0, 9.0)
 CANAL_SEMI_AXES_MM = (9.0, 6.5)
 #: Thickness of the ring of bone and ligament around the canal, in mm.
 CANAL_RING_MM = 5.0
+#: Fraction of a part of the canal template that must lie inside the image for it to count.
+MIN_PART_COVERAGE = 0.5
 _EPS = 0.05
 
 
@@ -139,6 +142,11 @@ def canal_score(
 ) -> NDArray[np.float32]:
     """Score of "a bright spinal canal in darker bone" centred on each pixel (T2-like images).
 
+    Each part of the template (the canal ellipse and the four sides of the ring around it) is
+    averaged over its pixels inside the image's coverage. A part with less than
+    ``MIN_PART_COVERAGE`` of its pixels inside gives no evidence: a small field of view that
+    cuts the ring still shows the canal through the sides it does cover.
+
     Parameters
     ----------
     values : (nu, nv, nw) array of float32
@@ -151,27 +159,53 @@ def canal_score(
     Returns
     -------
     (nu, nv, nw) array of float32
-        Contrast in [-1, 1] of the canal ellipse against its surroundings, averaged over the
-        three most contrasted of four sides; 0 (no evidence) where the template leaves the
-        image's coverage.
+        Contrast in [-1, 1] of the canal ellipse against each side of its ring, 0 for a side
+        mostly outside the coverage, averaged over the three most contrasted of four sides; 0
+        (no evidence) where the ellipse itself is mostly outside the coverage.
+
+    Examples
+    --------
+    A bright canal (1.0) in dark bone (0.2), cut by the field of view 3 mm right of its centre:
+    the left, anterior and posterior sides still give ``(1 - 0.2) / (1 + 0.2 + 0.05)``.
+
+    >>> values = np.full((41, 41, 1), 0.2, dtype=np.float32)
+    >>> u, v = np.meshgrid(np.arange(41) - 20.0, np.arange(41) - 20.0, indexing='ij')
+    >>> values[(u / 9.0) ** 2 + (v / 6.5) ** 2 <= 1.0] = 1.0
+    >>> valid = np.broadcast_to((u <= 3.0)[:, :, None], values.shape)
+    >>> round(float(canal_score(values, valid, 1.0)[20, 20, 0]), 3)
+    0.64
     """
     nu, nv, _ = values.shape
     kernels = _ellipse_kernels(CANAL_SEMI_AXES_MM, CANAL_RING_MM, step_mm)
     size = kernels.shape[1]
     shape = (fft.next_fast_len(nu + size), fft.next_fast_len(nv + size))
-    spectrum = fft.rfft2(values, s=shape, axes=(0, 1))
-    coverage_spectrum = fft.rfft2(valid.astype(np.float32), s=shape, axes=(0, 1))
-    means = []
-    for kernel in [*kernels, kernels.mean(axis=0)]:
+    spectra = [
+        fft.rfft2(np.where(valid, values, 0.0).astype(np.float32), s=shape, axes=(0, 1)),
+        fft.rfft2(valid.astype(np.float32), s=shape, axes=(0, 1)),
+    ]
+    sums, coverage = [], []
+    for kernel in kernels:
         centred = np.zeros(shape, dtype=np.float32)
         centred[:size, :size] = kernel[::-1, ::-1]
         centred = np.roll(centred, (-(size // 2), -(size // 2)), axis=(0, 1))
-        source = coverage_spectrum if len(means) == len(kernels) else spectrum
-        filtered = fft.irfft2(source * fft.rfft2(centred)[:, :, None], s=shape, axes=(0, 1))
-        means.append(filtered[:nu, :nv].astype(np.float32))
-    coverage = means.pop()
-    sides = np.stack([(means[0] - m) / (means[0] + m + _EPS) for m in means[1:]])
+        kernel_spectrum = fft.rfft2(centred)[:, :, None]
+        total, covered = (
+            fft.irfft2(spectrum * kernel_spectrum, s=shape, axes=(0, 1))[:nu, :nv]
+            for spectrum in spectra
+        )
+        sums.append(total)
+        coverage.append(covered)
+    means = [
+        total / np.maximum(covered, 1e-6) for total, covered in zip(sums, coverage, strict=True)
+    ]
+    inside = [covered >= MIN_PART_COVERAGE for covered in coverage]
+    sides = np.stack(
+        [
+            np.where(seen, (means[0] - mean) / (means[0] + mean + _EPS), 0.0)
+            for mean, seen in zip(means[1:], inside[1:], strict=True)
+        ]
+    )
     sides.sort(axis=0)
     score = sides[1:].mean(axis=0)
-    score[coverage < 0.95] = 0.0
-    return score
+    score[~inside[0]] = 0.0
+    return score.astype(np.float32)
