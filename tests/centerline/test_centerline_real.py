@@ -50,3 +50,32 @@ def test_whole_neck_axial_finds_the_cord(sct_example):
     assert len(cl.z_mm) == 19
     assert np.all((cl.xyz_mm[:, 0] > -17.0) & (cl.xyz_mm[:, 0] < -6.0))
     assert np.all((cl.xyz_mm[:, 1] > -7.0) & (cl.xyz_mm[:, 1] < 14.0))
+
+
+@pytest.mark.parametrize(
+    'offset_mm', [(0.0, 0.0), (4.0, 0.0), (-4.0, 0.0), (0.0, 4.0), (0.0, -4.0)]
+)
+@pytest.mark.parametrize('sub', ['sub-9418', 'sub-10062Ses1'])
+def test_small_field_of_view_meets_targets(gm_challenge, sub, offset_mm):
+    # A 24 x 24 mm field of view cut from a whole-neck image around the cord, moved 4 mm
+    # off-centre: the canal template and the rays leave the image, the cord must still be found.
+    stem = f'{sub}_run-1_T2starw'
+    image = nib.load(gm_challenge / sub / 'anat' / f'{stem}.nii.gz')
+    mask = nib.load(
+        gm_challenge / 'derivatives' / 'labels' / sub / 'anat' / f'{stem}_seg-manual.nii.gz'
+    )
+    cord = np.asarray(mask.dataobj) > 0
+    step = np.asarray(image.header.get_zooms()[:2], dtype=np.float64)
+    centre = np.argwhere(cord)[:, :2].mean(axis=0) + np.asarray(offset_mm) / step
+    lo = np.round(centre - 12.0 / step).astype(int)
+    hi = np.round(centre + 12.0 / step).astype(int)
+    window = (slice(lo[0], hi[0]), slice(lo[1], hi[1]))
+    affine = image.affine.copy()
+    affine[:3, 3] = image.affine[:3, :3] @ np.array([lo[0], lo[1], 0.0]) + image.affine[:3, 3]
+    data = image.get_fdata(dtype=np.float32)[window]
+    detected = detect_centerline(data, affine, 'T2')
+    truth = centerline_from_mask(cord[window].astype(np.uint8), affine)
+    fit = resample_centerline(detected, truth.z_mm)
+    distance = np.linalg.norm(fit[:, :2] - truth.xyz_mm[:, :2], axis=1)
+    assert np.median(distance) <= 1.5
+    assert np.percentile(distance, 95) <= 3.0
