@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
@@ -80,7 +81,9 @@ def _plugin_settings(config: RunConfig) -> dict:
         }
     if config.nprocs == 1:
         return {'plugin': 'Linear'}
-    args = {'n_procs': config.nprocs, 'raise_insufficient': False}
+    # forkserver, not fork: a worker forked after the parent touched torch (the model check)
+    # inherits a broken OpenMP pool and hangs in its first parallel op (fMRIPrep does the same).
+    args = {'n_procs': config.nprocs, 'raise_insufficient': False, 'mp_context': 'forkserver'}
     if config.mem_gb:
         args['memory_gb'] = config.mem_gb
     return {'plugin': 'MultiProc', 'plugin_args': args}
@@ -105,6 +108,14 @@ def _configure_nipype(config: RunConfig, verbosity: int) -> None:
         }
     )
     level = logging.INFO if verbosity >= 2 else logging.WARNING
+    # Workers start from a fresh interpreter (forkserver) and read Nipype's logging levels from
+    # its config file: one in the work folder, so HOME is never touched.
+    config_dir = config.work_dir / '.nipype'
+    config_dir.mkdir(parents=True, exist_ok=True)
+    name = logging.getLevelName(level)
+    levels = ''.join(f'{kind}_level = {name}\n' for kind in ('workflow', 'interface', 'utils'))
+    (config_dir / 'nipype.cfg').write_text(f'[logging]\n{levels}')
+    os.environ['NIPYPE_CONFIG_DIR'] = str(config_dir)
     for name in ('nipype.workflow', 'nipype.interface', 'nipype.utils'):
         nipype_logging.getLogger(name).setLevel(level)
 
