@@ -9,31 +9,9 @@ from numpy.typing import NDArray
 
 from bids_app.centerline.base import Centerline
 from bids_app.errors import GeometryError, InputImageError
+from bids_app.geometry import superior_axis
 
 logger = logging.getLogger(__name__)
-
-
-def superior_axis(affine: NDArray[np.float64]) -> int:
-    """Index of the voxel axis closest to world z (superior-inferior).
-
-    Parameters
-    ----------
-    affine : (4, 4) array
-        Voxel ``ijk`` to world ``xyz_mm`` (RAS+).
-
-    Returns
-    -------
-    int
-        0, 1 or 2.
-
-    Examples
-    --------
-    >>> psr = np.array([[0, 0, 1, 0], [-1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1.0]])
-    >>> superior_axis(psr)
-    1
-    """
-    directions = affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0)
-    return int(np.argmax(np.abs(directions[2])))
 
 
 def centerline_from_mask(mask: NDArray, affine: NDArray[np.float64]) -> Centerline:
