@@ -44,11 +44,10 @@ class _SegOutputSpec(TraitedSpec):
     out_file = File(exists=True, desc='cord mask')
 
 
-class _DeepsegInputSpec(CommandLineInputSpec):
+class _SegInputSpec(CommandLineInputSpec):
+    """``-i IN`` first and ``-o OUT`` (default ``<in>_seg``) last, in both SCT commands."""
+
     in_file = File(exists=True, mandatory=True, argstr='-i %s', position=0, desc='input image')
-    task = traits.Str(
-        'seg_sc_contrast_agnostic', usedefault=True, argstr='-task %s', position=1, desc='model'
-    )
     out_file = File(
         argstr='-o %s',
         position=2,
@@ -56,6 +55,12 @@ class _DeepsegInputSpec(CommandLineInputSpec):
         name_template='%s_seg',
         keep_extension=True,
         desc='output mask',
+    )
+
+
+class _DeepsegInputSpec(_SegInputSpec):
+    task = traits.Str(
+        'seg_sc_contrast_agnostic', usedefault=True, argstr='-task %s', position=1, desc='model'
     )
 
 
@@ -67,17 +72,8 @@ class SCTDeepseg(CommandLine):
     output_spec = _SegOutputSpec
 
 
-class _DeepsegSCInputSpec(CommandLineInputSpec):
-    in_file = File(exists=True, mandatory=True, argstr='-i %s', position=0, desc='input image')
+class _DeepsegSCInputSpec(_SegInputSpec):
     contrast = traits.Enum('t1', 't2', 't2s', 'dwi', mandatory=True, argstr='-c %s', position=1)
-    out_file = File(
-        argstr='-o %s',
-        position=2,
-        name_source=['in_file'],
-        name_template='%s_seg',
-        keep_extension=True,
-        desc='output mask',
-    )
 
 
 class SCTDeepsegSC(CommandLine):
