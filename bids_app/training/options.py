@@ -79,6 +79,9 @@ class TrainConfig:
         SynthSeg-style randomisation of contrast, bias field, resolution and noise.
     init_encoder : str, optional
         Model folder whose encoders initialise the shared slots (required by ``frozen-encoder``).
+    init_weights : str, optional
+        Model folder whose weights initialise the whole network (fine-tuning: same slots and
+        widths); the learning-rate schedule starts afresh.
     """
 
     variant: str = 'mean-imputation'
@@ -103,6 +106,7 @@ class TrainConfig:
     oversample: float = 0.33
     augmentation: Augmentation = 'standard'
     init_encoder: str | None = None
+    init_weights: str | None = None
 
     def __post_init__(self) -> None:
         if self.slots is not None:
@@ -128,6 +132,8 @@ class TrainConfig:
             raise UsageError(f'oversample {self.oversample} must lie in [0, 1]')
         if self.num_workers < 0:
             raise UsageError(f'num_workers must be >= 0, got {self.num_workers}')
+        if self.init_encoder and self.init_weights:
+            raise UsageError('give --init-encoder or --init-weights, not both')
         if self.variant == 'frozen-encoder' and not self.init_encoder:
             raise UsageError(
                 'variant frozen-encoder needs --init-encoder MODEL_DIR (a trained baseline)'
@@ -202,6 +208,7 @@ class TrainConfig:
             oversample=args.oversample,
             augmentation=args.augmentation,
             init_encoder=str(args.init_encoder) if args.init_encoder else None,
+            init_weights=str(args.init_weights) if args.init_weights else None,
         )
 
 
@@ -319,6 +326,13 @@ def add_training_arguments(group: argparse._ActionsContainer) -> None:
         type=Path,
         metavar='MODEL_DIR',
         help='model folder whose encoders initialise ours (frozen-encoder: a trained baseline)',
+    )
+    group.add_argument(
+        '--init-weights',
+        type=Path,
+        metavar='MODEL_DIR',
+        help='fine-tune: start from the weights of this model folder (same slots and widths), '
+        'e.g. the shipped model, instead of a random initialisation',
     )
     group.add_argument(
         '--resume', action='store_true', help='continue the run in the model folder'

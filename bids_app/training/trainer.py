@@ -111,7 +111,23 @@ def _build_model(
         logger.info(
             'encoders %s initialised from %s', [str(s) for s in shared], config.init_encoder
         )
+    if config.init_weights:
+        _init_weights_from(model, Path(config.init_weights))
     return model.to(device)
+
+
+def _init_weights_from(model: MultiSequenceUNet, model_dir: Path) -> None:
+    """Load every weight of ``model`` from a model folder of the same architecture."""
+    source, _ = load_model_dir(model_dir)
+    mine, theirs = model.config, source.config
+    if tuple(mine.slots) != tuple(theirs.slots) or tuple(mine.widths) != tuple(theirs.widths):
+        raise UsageError(
+            f'--init-weights {model_dir}: its slots {[str(s) for s in theirs.slots]} and widths '
+            f"{list(theirs.widths)} differ from this run's {[str(s) for s in mine.slots]} and "
+            f'{list(mine.widths)}; pass the same --slots and --widths'
+        )
+    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
+    logger.info('all weights initialised from %s', model_dir)
 
 
 def _finished_result(model_dir: Path, config: TrainConfig) -> TrainResult | None:

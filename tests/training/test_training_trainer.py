@@ -145,6 +145,24 @@ def test_frozen_encoder_keeps_the_baseline_weights(frames, tiny_train_config, tm
     assert any(not torch.equal(v.half().float(), trained[k]) for k, v in initial.items())
 
 
+def test_init_weights_fine_tunes_from_a_whole_model(frames, tiny_train_config, tmp_path):
+    train(frames, tiny_train_config(iterations=2, val_fraction=0), tmp_path / 'first')
+    config = tiny_train_config(init_weights=str(tmp_path / 'first'), iterations=1, lr=0.0)
+    train(frames, config, tmp_path / 'tuned')  # lr 0: the weights must come through unchanged
+    first, _ = load_model_dir(tmp_path / 'first')
+    tuned, card = load_model_dir(tmp_path / 'tuned')
+    assert card['training']['config']['init_weights'] == str(tmp_path / 'first')
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, tuned.state_dict()[key]), key
+
+
+def test_init_weights_refuses_other_slots(frames, tiny_train_config, tmp_path):
+    train(frames, tiny_train_config(variant='baseline', iterations=1), tmp_path / 'base')
+    config = tiny_train_config(init_weights=str(tmp_path / 'base'), iterations=1)
+    with pytest.raises(UsageError, match='pass the same --slots and --widths'):
+        train(frames, config, tmp_path / 'tuned')
+
+
 def test_command_line_options_train_stop_and_resume(tmp_path):
     from conftest import make_frame
 
