@@ -68,6 +68,7 @@ class RunConfig:
     threshold: float = 0.5
     device: str = 'auto'
     tta: bool = False
+    bf16: bool = False
     centerline: str = 'auto'
     nprocs: int = 1
     omp_nthreads: int = 1

@@ -256,3 +256,22 @@ def test_postprocess_pipeline() -> None:
     assert mask.sum() == 64
     assert mask[2:6, 2:6, 2:6].all()
     assert postprocess(prob, PostprocessOptions(threshold=0.3)).sum() == 64 + 16
+
+
+def test_predict_interface_reports_the_precision_it_used(tmp_path: Path) -> None:
+    from bids_app.frame import CordFrame
+    from bids_app.interfaces.inference import PredictLesions
+
+    frame = CordFrame(z_mm=np.arange(32) * 0.5)
+    frame.crops[Slot.T2Sag] = _crops(32, ('T2Sag',))['T2Sag'].astype(np.float32)
+    frame.coverage[Slot.T2Sag] = np.ones((16, 16, 32), bool)
+    frame.centerlines[Slot.T2Sag] = np.zeros((32, 3))
+    node = PredictLesions(
+        cordframe=str(frame.save(tmp_path / 'frame.npz')),
+        model_dir=str(_save_tiny(tmp_path)),
+        device='cpu',
+        precision='bfloat16',
+    )
+    result = node.run(cwd=str(tmp_path))
+    supported = bfloat16_supported(torch.device('cpu'))
+    assert result.outputs.precision == ('bfloat16' if supported else 'float32')

@@ -82,6 +82,8 @@ def test_sidecars_point_at_real_files(run, small_phantoms):
             dataset, relative = uri.split(':', 2)[1:]
             root = small_phantoms if dataset == 'raw' else out
             assert (root / relative).is_file(), (sidecar.name, uri)
+        if sidecar.name.endswith('_probseg.json'):
+            assert content['Precision'] == 'float32'  # the default; --bf16 records bfloat16
 
 
 def test_lesion_table_matches_the_dseg(run):

@@ -99,6 +99,7 @@ def build_config(args: argparse.Namespace, argv: Sequence[str]) -> RunConfig:
         threshold=args.threshold,
         device=args.device,
         tta=args.tta,
+        bf16=args.bf16,
         centerline=args.centerline,
         nprocs=args.nprocs,
         omp_nthreads=omp,

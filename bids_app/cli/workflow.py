@@ -249,6 +249,7 @@ def inference_options(config: RunConfig) -> InferenceOptions:
         model_dir=model_dir,
         device=config.device,
         tta=config.tta,
+        precision='bfloat16' if config.bf16 else 'float32',
         num_threads=config.omp_nthreads,
         threshold=config.threshold,
     )

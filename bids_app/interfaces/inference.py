@@ -19,6 +19,9 @@ class _PredictInputSpec(BaseInterfaceInputSpec):
     model_dir = Directory(exists=True, mandatory=True, desc='model folder')
     device = traits.Str('auto', usedefault=True, desc='auto, cpu, cuda[:N]')
     tta = traits.Bool(False, usedefault=True, desc='mirroring test-time augmentation')
+    precision = traits.Enum(
+        'float32', 'bfloat16', usedefault=True, desc='bfloat16: autocast where supported'
+    )
     num_threads = traits.Int(1, usedefault=True, desc='torch intra-op threads')
     threshold = traits.Float(0.5, usedefault=True, desc='probability threshold')
 
@@ -28,6 +31,7 @@ class _PredictOutputSpec(TraitedSpec):
     model_name = traits.Str(desc='model name from its card')
     model_sha256 = traits.Str(desc='sha256 of the weights')
     runtime_s = traits.Float(desc='seconds of inference')
+    precision = traits.Str(desc='precision used (float32 where bfloat16 is unsupported)')
 
 
 class PredictLesions(SimpleInterface):
@@ -51,6 +55,7 @@ class PredictLesions(SimpleInterface):
             Path(self.inputs.model_dir),
             self.inputs.device,
             tta=self.inputs.tta,
+            precision=self.inputs.precision,
             n_threads=self.inputs.num_threads,
         )
         usable = [s for s in frame.slots if s in predictor.slots]
@@ -70,5 +75,6 @@ class PredictLesions(SimpleInterface):
             model_name=str(card.get('name', '')),
             model_sha256=str(card['weights']['sha256']),
             runtime_s=time.perf_counter() - started,
+            precision=predictor.precision,
         )
         return runtime

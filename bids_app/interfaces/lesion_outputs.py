@@ -30,6 +30,7 @@ class _WriteLesionInputSpec(BaseInterfaceInputSpec):
     model_sha256 = traits.Str(mandatory=True)
     threshold = traits.Float(mandatory=True)
     tta = traits.Bool(mandatory=True)
+    precision = traits.Str('float32', usedefault=True, desc='precision of the forward pass')
 
 
 class _WriteLesionOutputSpec(TraitedSpec):
@@ -98,6 +99,7 @@ class WriteLesionOutputs(SimpleInterface):
                 'CenterlineProvider': {str(s): frame.providers[s] for s in frame.slots},
                 'Model': model,
                 'TestTimeAugmentation': bool(inputs.tta),
+                'Precision': inputs.precision,
             },
         )
         probseg_uri = bids_uri(names.path('probseg'), Path(inputs.output_dir), '')

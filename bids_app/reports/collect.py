@@ -89,6 +89,7 @@ def provenance(config: RunConfig, started: datetime) -> dict[str, Any]:
             'centerline': config.centerline,
             'device': config.device,
             'tta': config.tta,
+            'bf16': config.bf16,
             'nprocs': config.nprocs,
             'omp_nthreads': config.omp_nthreads,
         },

@@ -301,7 +301,12 @@ def add_training_arguments(group: argparse._ActionsContainer) -> None:
         metavar='TSV',
         help='TSV with a participant_id column: the validation subjects (replaces the fraction)',
     )
-    group.add_argument('--bf16', action='store_true', help='bfloat16 autocast (GPU)')
+    group.add_argument(
+        '--bf16',
+        action='store_true',
+        help='bfloat16 autocast for training and inference, on a GPU or a CPU with '
+        'AVX512-BF16/AMX (float32 elsewhere, with a warning)',
+    )
     group.add_argument(
         '--num-workers',
         type=int,

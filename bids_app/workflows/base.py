@@ -106,6 +106,7 @@ class InferenceOptions:
     model_dir: Path
     device: str = 'auto'
     tta: bool = False
+    precision: str = 'float32'
     num_threads: int = 1
     threshold: float = 0.5
 
@@ -133,7 +134,7 @@ def init_unit_wf(
     crashdump_dir : Path
         Where Nipype writes this unit's crash files.
     inference : InferenceOptions
-        Model folder, device, test-time augmentation, threads, threshold.
+        Model folder, device, test-time augmentation, precision, threads, threshold.
     """
     unit = plan.unit
     slots = [s for s in Slot if s in unit.slots]
@@ -157,6 +158,7 @@ def init_unit_wf(
             model_dir=str(inference.model_dir),
             device=inference.device,
             tta=inference.tta,
+            precision=inference.precision,
             num_threads=inference.num_threads,
             threshold=inference.threshold,
         ),
@@ -198,6 +200,7 @@ def init_unit_wf(
                     ('out_file', 'prediction'),
                     ('model_name', 'model_name'),
                     ('model_sha256', 'model_sha256'),
+                    ('precision', 'precision'),
                 ],
             ),
         ]
