@@ -218,8 +218,10 @@ def _subject_label(value: str) -> str:
     return value if value.startswith('sub-') else f'sub-{value}'
 
 
-def read_subject_list(path: Path) -> tuple[str, ...]:
+def read_subject_list(path: Path, purpose: str = 'validation') -> tuple[str, ...]:
     """Subjects from a TSV with a ``participant_id`` column (or a single unnamed column).
+
+    ``purpose`` names the list in the error message (``'validation'``, ``'test'``).
 
     Raises
     ------
@@ -228,7 +230,7 @@ def read_subject_list(path: Path) -> tuple[str, ...]:
     """
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f'validation subject list {path} does not exist')
+        raise UsageError(f'{purpose} subject list {path} does not exist')
     rows = [r for r in csv.reader(path.read_text().splitlines(), delimiter='\t') if r]
     if rows and 'participant_id' in rows[0]:
         column = rows[0].index('participant_id')
