@@ -12,6 +12,7 @@ from typing import Any
 from bids_app import __version__
 from bids_app.cli.types import positive_int
 from bids_app.config import SLOTS, Slot
+from bids_app.study.options import add_study_arguments
 from bids_app.training.options import add_training_arguments
 
 LEVELS = ('participant', 'group', 'train')
@@ -236,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
         '--preprocess-only',
         action='store_true',
         help='pre-process and cache the cord frames, then stop (run this once before torchrun)',
+    )
+    add_study_arguments(
+        parser.add_argument_group(
+            'study (train level: every variant x seeds, then Tables 1 and 2; docs/study.md)'
+        )
     )
 
     work = parser.add_argument_group('work directory, reruns and reports')

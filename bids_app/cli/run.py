@@ -25,6 +25,8 @@ from bids_app.discovery import Unit, discover, format_table
 from bids_app.errors import SclesionError, UsageError
 from bids_app.group import run_group
 from bids_app.reports.collect import write_reports
+from bids_app.study.entry import run_study
+from bids_app.study.options import check_study_args
 from bids_app.training import distributed_session, run_training
 from bids_app.validation import check_dataset_folder, index_dataset, run_validator
 
@@ -196,10 +198,13 @@ def run_train(
 ) -> int:
     """Pre-process with labels (or read the cache under ``torchrun``), then train.
 
-    OUTPUT_DIR becomes the model folder, usable as it is by ``participant --model OUTPUT_DIR``.
+    OUTPUT_DIR becomes the model folder, usable as it is by ``participant --model OUTPUT_DIR``;
+    with ``--study``, the study folder (:func:`bids_app.study.entry.run_study`).
     """
     if config.labels is None:
         raise UsageError('the train level needs reference lesion labels: add --labels DERIV_DIR')
+    if args.study:
+        check_study_args(args)
     if int(os.environ.get('WORLD_SIZE', '1')) > 1:
         frames = cached_frames(units, config)
     else:
@@ -215,6 +220,8 @@ def run_train(
             config.work_dir / 'frames',
         )
         return EXIT_OK
+    if args.study:
+        return run_study(frames, args, config)
     with distributed_session(config.device) as context:
         result = run_training(frames, args, config.output_dir, context)
     logger.log(25, 'model folder: %s (%d iterations)', result.model_dir, result.iterations_done)
