@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from bids_app import __version__
 from bids_app.config import RunConfig
@@ -31,7 +32,7 @@ from bids_app.study.plan import (
 from bids_app.study.report import TABLES_COMMAND, make_report
 from bids_app.study.run import train_runs
 from bids_app.training.options import TrainConfig, read_subject_list
-from bids_app.training.subjects import FrameSource, subject_of
+from bids_app.training.subjects import subject_of
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,25 @@ def _check_val_subjects(config: TrainConfig, test_units: Sequence[str]) -> None:
         )
 
 
+def _settings(
+    args: argparse.Namespace, config: RunConfig, base: TrainConfig, options: PostprocessOptions
+) -> dict[str, Any]:
+    """What ``study.json`` records of the options, the dataset and the commands."""
+    return {
+        'study': args.study,
+        'min_fraction': args.min_fraction,
+        'train_config': base.to_dict(),
+        'postprocess': asdict(options),
+        'bids_dir': str(config.bids_dir),
+        'labels': str(config.labels),
+        'sclesion_version': __version__,
+        'command_line': list(config.command_line),
+        'tables_command': f'{TABLES_COMMAND} {config.output_dir}',
+    }
+
+
 def run_study(
-    frames: Mapping[str, FrameSource], args: argparse.Namespace, config: RunConfig
+    frames: Mapping[str, Path | str], args: argparse.Namespace, config: RunConfig
 ) -> int:
     """Plan, train, score and tabulate a study into ``config.output_dir``; return the exit code.
 
@@ -120,9 +138,8 @@ def run_study(
     column, cohorts = cohorts_of(config.bids_dir, test_units, args.cohort_column)
     options = PostprocessOptions(threshold=config.threshold)
     about = {
-        'study': args.study,
+        **_settings(args, config, base, options),
         'seeds': seeds,
-        'min_fraction': args.min_fraction,
         'combinations': {
             combination_name(c): round(f, 4)
             for c, f in frequent_combinations(train_slots, args.min_fraction).items()
@@ -130,13 +147,6 @@ def run_study(
         'train_units': train_units,
         'test_units': test_units,
         'cohort_column': column,
-        'train_config': base.to_dict(),
-        'postprocess': asdict(options),
-        'bids_dir': str(config.bids_dir),
-        'labels': str(config.labels),
-        'sclesion_version': __version__,
-        'command_line': list(config.command_line),
-        'tables_command': f'{TABLES_COMMAND} {study_dir}',
     }
     write_manifest(study_dir, runs, about)
     write_test_units(study_dir, cohorts)
@@ -165,6 +175,7 @@ def run_study(
         return 0
     test_frames = {u: Path(frames[u]) for u in test_units}
     for run in runs:
+        logger.info('scoring %s on %d test units', run.key, len(test_frames))
         evaluate_run(
             run.directory(study_dir),
             test_frames,
