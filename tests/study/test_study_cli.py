@@ -17,12 +17,12 @@ from bids_app.phantoms.dataset import write_dataset
 
 @pytest.fixture
 def study_inputs(tmp_path, monkeypatch):
-    """The frames of ``UNIT_SLOTS`` behind a faked discovery and pre-processing."""
+    """The frames of ``UNIT_SLOTS`` (48 x 48) behind a faked discovery and pre-processing."""
     bids = tmp_path / 'bids'
     bids.mkdir()
     (tmp_path / 'frames').mkdir()
     frames = {
-        name: tiny_frame(i, slots).save(tmp_path / 'frames' / f'{name}.npz')
+        name: tiny_frame(i, slots, size=48).save(tmp_path / 'frames' / f'{name}.npz')
         for i, (name, slots) in enumerate(UNIT_SLOTS.items())
     }
     calls = []
@@ -64,6 +64,28 @@ def test_a_test_subject_cannot_also_validate(study_inputs, tmp_path, capsys):
     (tmp_path / 'val.tsv').write_text('sub-02\n')
     assert main(_argv(study_inputs, '--val-subjects', str(tmp_path / 'val.tsv'))) == 2
     assert "subjects ['sub-02'] are both validation and test subjects" in capsys.readouterr().err
+
+
+def test_a_study_out_of_time_records_itself_and_stops_after_one_iteration(
+    study_inputs, monkeypatch
+):
+    monkeypatch.setitem(WIDTH_PRESETS, 'cpu', TINY_WIDTHS)
+    argv = _argv(study_inputs, '--time-limit', '0', '--patch-z', '32', '--num-workers', '0',
+                 '--device', 'cpu', '--iterations', '5', '--seeds', '2')  # fmt: skip
+    assert main(argv) == 0
+    study = study_inputs.root / 'study'
+    document = json.loads((study / 'study.json').read_text())
+    assert document['test_units'] == ['sub-01', 'sub-02']
+    assert document['train_units'] == ['sub-00', 'sub-03', 'sub-04']
+    assert document['combinations'] == {'T2Sag+STIR': 0.6667}  # sub-00 and sub-04 of three
+    assert document['cohort_column'] is None  # no participants.tsv
+    assert document['train_config']['iterations'] == 5
+    assert document['command_line'][0] == 'sclesion'
+    assert len(document['runs']) == 12
+    card = json.loads((study / 'runs' / 'baseline' / 'seed-0' / 'card.json').read_text())
+    assert card['training']['iterations_done'] == 1
+    assert not (study / 'runs' / 'feature-augmentation').exists()
+    assert not (study / 'table1.tsv').exists()
 
 
 @pytest.mark.slow
