@@ -7,6 +7,7 @@ says nothing about orientation, the image header.
 
 from __future__ import annotations
 
+import json
 import logging
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,7 +23,8 @@ from bids.layout import BIDSFile, Query
 from nibabel.filebasedimages import ImageFileError
 
 from bids_app.config import SLOTS, Slot
-from bids_app.errors import DatasetError
+from bids_app.errors import DatasetError, InputImageError
+from bids_app.image_checks import check_shape, qform_sform_distance
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,9 @@ DEFAULT_QUERIES: dict[Slot, dict[str, Any]] = {
 
 #: Voxel sizes within this fraction of each other make an image 3D (isotropic).
 ISOTROPY_TOLERANCE = 0.10
+
+#: A qform and an sform further apart than this (any corner voxel, mm) earn a warning.
+QFORM_SFORM_TOLERANCE_MM = 1.0
 
 
 class Plane(StrEnum):
@@ -61,6 +66,8 @@ class Unit:
         in slab order.
     notes : list of str
         What discovery decided and a user may want to know (runs left out, files not used).
+    warnings : list of str
+        Doubts about an image that is used anyway (its qform and sform disagree).
     skip_reason : str or None
         Why the unit cannot run at all (no T2Sag); a skipped unit is not a failure.
     error : str or None
@@ -71,6 +78,7 @@ class Unit:
     session: str | None
     slots: dict[Slot, list[Path]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     skip_reason: str | None = None
     error: str | None = None
 
@@ -109,17 +117,29 @@ def classify_plane(affine: np.ndarray, zooms: Sequence[float]) -> Plane:
     return (Plane.sagittal, Plane.coronal, Plane.axial)[world_axis]
 
 
-def read_plane(path: Path) -> Plane:
-    """Classify an image file by its header; raises ``OSError``/``ValueError`` if unreadable."""
+def read_header(path: Path) -> tuple[Plane, str | None]:
+    """Check an image's header without reading its voxels; return its plane and any doubt.
+
+    Raises ``InputImageError`` for a header sclesion cannot use (singular or non-finite affine,
+    not 3D, oversized; see :func:`~bids_app.image_checks.check_shape`), ``OSError`` or
+    ``ValueError`` for a file that is not NIfTI. The doubt is a qform and an sform that place
+    the image more than ``QFORM_SFORM_TOLERANCE_MM`` apart.
+    """
     img = nib.load(str(path))
-    affine = img.affine
-    if (
-        affine is None
-        or not np.all(np.isfinite(affine))
-        or abs(np.linalg.det(affine[:3, :3])) < 1e-9
-    ):
-        raise ValueError('its affine is singular or not finite')
-    return classify_plane(affine, img.header.get_zooms()[:3])
+    check_shape(img.shape, img.affine, str(path))
+    plane = classify_plane(img.affine, img.header.get_zooms()[:3])
+    qform, qform_code = img.get_qform(coded=True)
+    sform, sform_code = img.get_sform(coded=True)
+    if not (qform_code and sform_code):
+        return plane, None
+    distance = qform_sform_distance(img.shape, qform, sform)
+    if distance <= QFORM_SFORM_TOLERANCE_MM:
+        return plane, None
+    return plane, (
+        f'{path}: its qform and sform disagree by up to {distance:.1f} mm; using the sform (as '
+        'nibabel, FSL and SCT do); if the qform is right, copy it over the sform '
+        '(fslorient -copyqform2sform) and rerun'
+    )
 
 
 def _acq(file: BIDSFile) -> str:
@@ -142,17 +162,39 @@ class _PlaneReader:
     def __init__(self) -> None:
         self.planes: dict[Path, Plane] = {}
         self.errors: dict[Path, str] = {}
+        self.warnings: dict[Path, str] = {}
 
     def __call__(self, path: Path) -> Plane | None:
         if path in self.errors:
             return None
         if path not in self.planes:
             try:
-                self.planes[path] = read_plane(path)
-            except (OSError, ValueError, EOFError, zlib.error, ImageFileError) as exc:
-                self.errors[path] = f'cannot read the header of {path}: {exc}'
+                self.planes[path], warning = read_header(path)
+            except InputImageError as exc:
+                self.errors[path] = str(exc)
                 return None
+            except (OSError, ValueError, EOFError, zlib.error, ImageFileError) as exc:
+                self.errors[path] = missing_file(path) or (
+                    f'cannot read the header of {path} ({exc}); replace it with a valid NIfTI '
+                    'image'
+                )
+                return None
+            if warning:
+                self.warnings[path] = warning
         return self.planes[path]
+
+
+def missing_file(path: Path) -> str | None:
+    """Why ``path`` cannot be opened at all (a broken link, a vanished file), or None.
+
+    pybids indexes broken links, and a missing file would stop the whole Nipype graph: such a
+    unit must fail at discovery.
+    """
+    if path.is_symlink() and not path.exists():
+        return f'{path} is a broken link (a DataLad file never fetched?); run `datalad get` on it'
+    if not path.is_file():
+        return f'{path} is not a file that can be read; restore it or leave it out'
+    return None
 
 
 def _accepts(slot: Slot, file: BIDSFile, read: _PlaneReader) -> bool:
@@ -257,20 +299,29 @@ def assign_slots(
             owner[path] = slot
         if files:
             unit.slots[slot] = _pick_runs(files, slot, unit.notes)
+    for path in (p for paths in unit.slots.values() for p in paths):
+        read(path)  # every image used gets its header checked, before any work
     if read.errors:
-        unit.error = '; '.join(read.errors.values()) + (
-            ' (a broken link in a DataLad dataset needs `datalad get`)'
-        )
+        unit.error = '; '.join(read.errors.values())
+    unit.warnings.extend(why for path, why in read.warnings.items() if path in owner)
     all_anat = _query(layout, where, {'datatype': 'anat'})
     unused = sorted(f.filename for f in all_anat if Path(f.path) not in owner)
     if unused:
         unit.notes.append('not used: ' + ', '.join(unused))
     if Slot.T2Sag not in unit.slots and unit.error is None:
         unit.skip_reason = (
-            'no sagittal T2w (T2Sag) found; every subject needs one '
-            '(name it acq-sag_T2w, or select it with --bids-filter-file)'
+            f'no sagittal T2w (T2Sag) among {_some(sorted(f.filename for f in all_anat))}; every '
+            'subject needs one (name it acq-sag_T2w, or select it with --bids-filter-file)'
         )
     return unit
+
+
+def _some(names: Sequence[str], most: int = 4) -> str:
+    """``a, b, c and 2 more``; ``its images (none in anat/)`` when there is none."""
+    if not names:
+        return 'its images (none in anat/)'
+    shown = ', '.join(names[:most])
+    return shown + (f' and {len(names) - most} more' if len(names) > most else '')
 
 
 def select_units(
@@ -287,15 +338,19 @@ def select_units(
     """
     subjects = sorted(layout.get_subjects())
     if not subjects:
-        raise DatasetError(f'{layout.root} has no sub-* folder with images; is it a BIDS dataset?')
+        raise DatasetError(
+            f"{layout.root} has no sub-*/ folder with images; put each subject's images in "
+            'sub-<label>/[ses-<label>/]anat/ (BIDS), or give the right folder'
+        )
     if participant_labels:
         wanted = [label.removeprefix('sub-') for label in participant_labels]
         missing = [label for label in wanted if label not in subjects]
         subjects = [label for label in wanted if label in subjects]
         if not subjects:
             raise DatasetError(
-                f'none of the participants {", ".join(missing)} exist in {layout.root} '
-                f'(found: {", ".join(sorted(layout.get_subjects())[:10])}...)'
+                f'none of the participants {", ".join(missing)} exist in {layout.root}; '
+                f'choose among {_some(sorted(layout.get_subjects()), most=10)} '
+                '(--participant-label takes labels without sub-)'
             )
         if missing:
             logger.warning('participants not found, left out: %s', ', '.join(missing))
@@ -327,14 +382,36 @@ def discover(
         assign_slots(layout, subject, session, bids_filters=bids_filters, ignore=ignore)
         for subject, session in select_units(layout, participant_labels, session_labels)
     ]
+    _check_filters_match(units, bids_filters or {}, layout.root, ignore)
     for unit in units:
         for note in unit.notes:
-            logger.info('%s: %s', unit.name, note)
+            logger.log(25, '%s: %s', unit.name, note)
+        for warning in unit.warnings:
+            logger.warning('%s: %s', unit.name, warning)
         if unit.skip_reason:
             logger.warning('%s skipped: %s', unit.name, unit.skip_reason)
         if unit.error:
             logger.error('%s fails: %s', unit.name, unit.error)
     return units
+
+
+def _check_filters_match(
+    units: Sequence[Unit],
+    bids_filters: Mapping[str, Mapping[str, Any]],
+    root: Path,
+    ignore: Iterable[Slot],
+) -> None:
+    """A filter that selects nothing is a typo: an error for T2Sag, else a warning."""
+    for slot, query in bids_filters.items():
+        if slot in set(ignore) or any(slot in unit.slots for unit in units):
+            continue
+        what = f'the {slot} query {json.dumps(query)} of --bids-filter-file'
+        if slot == Slot.T2Sag:
+            raise DatasetError(
+                f'{what} matches no image of the selected subjects in {root}; fix its entities '
+                '(compare them with the file names; --dry-run without the filter shows them)'
+            )
+        logger.warning('%s matches no image; %s is left out everywhere', what, slot)
 
 
 def format_table(units: Sequence[Unit], root: Path) -> str:

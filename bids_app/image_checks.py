@@ -52,6 +52,54 @@ def check_affine(vox2world: ArrayLike, name: str) -> NDArray[np.float64]:
     return affine
 
 
+def check_shape(
+    shape: tuple[int, ...], vox2world: ArrayLike, name: str, *, max_voxels: int = MAX_VOXELS
+) -> tuple[int, int, int]:
+    """Check what a header says (affine, dimensions, size) before any voxel is read.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape; trailing singleton dimensions past the third are dropped.
+    vox2world : (4, 4) array-like
+        The image's affine.
+    name : str
+        File name for messages.
+    max_voxels : int
+        Largest accepted number of voxels.
+
+    Returns
+    -------
+    (I, J, K) tuple of int
+        The 3D shape.
+
+    Examples
+    --------
+    >>> check_shape((2, 3, 4, 1), np.eye(4), 'a.nii.gz')
+    (2, 3, 4)
+    """
+    check_affine(vox2world, name)
+    shape = tuple(int(s) for s in shape)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) < 3:
+        raise InputImageError(f'{name}: is {len(shape)}D (shape {shape}); give a 3D volume')
+    if len(shape) > 3:
+        raise InputImageError(
+            f'{name}: is {len(shape)}D (shape {shape}); give one 3D volume '
+            '(e.g. extract one with fslroi)'
+        )
+    n_voxels = int(np.prod(shape))
+    if n_voxels == 0:
+        raise InputImageError(f'{name}: has no voxels (shape {shape})')
+    if n_voxels > max_voxels:
+        raise InputImageError(
+            f'{name}: has {n_voxels:,} voxels, more than the {max_voxels:,} accepted; '
+            'downsample or crop it'
+        )
+    return shape[0], shape[1], shape[2]
+
+
 def check_image(
     data: ArrayLike,
     vox2world: ArrayLike,
@@ -92,25 +140,7 @@ def check_image(
     >>> check_image(np.arange(24.0).reshape(2, 3, 4, 1), np.eye(4), 'a.nii.gz').shape
     (2, 3, 4)
     """
-    check_affine(vox2world, name)
-    shape = tuple(int(s) for s in np.shape(data))
-    while len(shape) > 3 and shape[-1] == 1:
-        shape = shape[:-1]
-    if len(shape) < 3:
-        raise InputImageError(f'{name}: is {len(shape)}D (shape {shape}); give a 3D volume')
-    if len(shape) > 3:
-        raise InputImageError(
-            f'{name}: is {len(shape)}D (shape {shape}); give one 3D volume '
-            '(e.g. extract one with fslroi)'
-        )
-    n_voxels = int(np.prod(shape))
-    if n_voxels == 0:
-        raise InputImageError(f'{name}: has no voxels (shape {shape})')
-    if n_voxels > max_voxels:
-        raise InputImageError(
-            f'{name}: has {n_voxels:,} voxels, more than the {max_voxels:,} accepted; '
-            'downsample or crop it'
-        )
+    shape = check_shape(np.shape(data), vox2world, name, max_voxels=max_voxels)
     array = np.asarray(data)
     if np.iscomplexobj(array):
         raise InputImageError(f'{name}: holds complex values; give a magnitude image')
@@ -118,11 +148,37 @@ def check_image(
     n_bad = int(np.count_nonzero(~np.isfinite(volume)))
     if n_bad:
         raise InputImageError(
-            f'{name}: {n_bad:,} of {n_voxels:,} voxels are NaN or infinite; '
+            f'{name}: {n_bad:,} of {volume.size:,} voxels are NaN or infinite; '
             'fix the image (e.g. fslmaths -nan) and rerun'
         )
     low, high = float(volume.min()), float(volume.max())
     if low == high and not allow_constant:
         what = 'zero' if low == 0 else f'equal to {low:g}'
-        raise InputImageError(f'{name}: every voxel is {what}; the image holds no signal')
+        raise InputImageError(
+            f'{name}: every voxel is {what}; the image holds no signal: convert it again from '
+            'the scanner files, or leave it out (--bids-filter-file)'
+        )
     return volume
+
+
+def qform_sform_distance(shape: tuple[int, ...], qform: ArrayLike, sform: ArrayLike) -> float:
+    """Largest distance, in mm, between where the qform and the sform put a corner voxel.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape (its first three dimensions are used).
+    qform, sform : (4, 4) array-like
+        The two affines of a NIfTI header.
+
+    Examples
+    --------
+    >>> shifted = np.eye(4)
+    >>> shifted[2, 3] = 20.0
+    >>> qform_sform_distance((10, 10, 10), np.eye(4), shifted)
+    20.0
+    """
+    corners = np.array(np.meshgrid(*[[0, n - 1] for n in shape[:3]], indexing='ij'))
+    ijk1 = np.vstack([corners.reshape(3, -1), np.ones((1, 8))])
+    moved = (np.asarray(qform, float) @ ijk1 - np.asarray(sform, float) @ ijk1)[:3]
+    return float(np.linalg.norm(moved, axis=0).max())
