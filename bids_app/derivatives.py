@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from bids_app import __version__
+from bids_app.errors import OutputWriteError, UsageError
 from bids_app.labels import source_stem
 
 _CHUNK = re.compile(r'_chunk-[0-9a-zA-Z]+')
@@ -107,28 +110,93 @@ def file_mode() -> int:
     return 0o666 & ~umask
 
 
-def _atomic(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
-    os.close(fd)
+#: What to do when a write fails, by errno (the rest: check the folder).
+_WRITE_ADVICE = {
+    errno.ENOSPC: 'free space on that disk',
+    errno.EDQUOT: 'free space within your disk quota',
+    errno.EACCES: 'make the folder writable',
+    errno.EPERM: 'make the folder writable',
+    errno.EROFS: 'the file system is read-only: choose a writable one',
+}
+
+
+def write_error(path: Path, error: OSError) -> OutputWriteError:
+    """One line naming ``path``, what went wrong and what to do."""
+    advice = _WRITE_ADVICE.get(error.errno, 'check that folder')
+    return OutputWriteError(
+        f'cannot write {path}: {error.strerror or error}; {advice} '
+        '(or choose another OUTPUT_DIR / -w) and rerun'
+    )
+
+
+def atomic_write(path: Path, write: Callable[[Path], object], suffix: str = '') -> Path:
+    """Call ``write(tmp)`` on a temporary name in ``path``'s folder, then rename it to ``path``.
+
+    A failed write (a full disk) leaves neither the temporary file nor a partial ``path``, and
+    raises :class:`~bids_app.errors.OutputWriteError`. ``suffix`` keeps the extension that
+    tells a writer its format (``.nii.gz``).
+    """
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix, dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         os.chmod(tmp, file_mode())
         os.replace(tmp, path)
+    except OSError as error:
+        raise write_error(path, error) from error
     finally:
-        if os.path.exists(tmp):
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
     return path
 
 
+def unit_lock(output_dir: Path, subject: str, session: str | None) -> Path:
+    """The lock file of one subject/session, held (``flock``) by the process working on it."""
+    return output_dir / unit_folder(subject, session).parent / '.sclesion.lock'
+
+
+def held_elsewhere(lock: Path) -> bool:
+    """Whether another process holds ``lock`` now (False when the file does not exist)."""
+    if not lock.is_file():
+        return False
+    with lock.open('a') as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Raise ``UsageError`` (exit 2) unless ``folder`` can be created and written in.
+
+    Only looks (``os.access`` on the folder or its nearest existing parent) and writes nothing.
+    """
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(
+            f'the {what} {folder} cannot be created: {existing} is a file; choose another folder'
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(
+            f'the {what} {folder} is not writable (no write permission on {existing}, or a '
+            'read-only file system); make it writable or choose another folder'
+        )
+
+
 def write_text(path: Path, content: str) -> Path:
     """Write text atomically (a temporary name in the same folder, then rename)."""
-    return _atomic(path, lambda tmp: tmp.write_text(content))
+    return atomic_write(path, lambda tmp: tmp.write_text(content))
 
 
 def write_json(path: Path, content: Mapping[str, Any]) -> Path:
     """Write JSON atomically (a temporary name in the same folder, then rename)."""
-    return _atomic(path, lambda tmp: tmp.write_text(json.dumps(content, indent=2) + '\n'))
+    return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(content, indent=2) + '\n'))
 
 
 def write_tsv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Path:
@@ -143,12 +211,12 @@ def write_tsv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[s
 
     lines = ['\t'.join(columns)]
     lines += ['\t'.join(cell(row.get(c)) for c in columns) for row in rows]
-    return _atomic(path, lambda tmp: tmp.write_text('\n'.join(lines) + '\n'))
+    return atomic_write(path, lambda tmp: tmp.write_text('\n'.join(lines) + '\n'))
 
 
 def copy_file(source: Path, destination: Path) -> Path:
     """Copy atomically, so a reader never sees a half-written file under the final name."""
-    return _atomic(destination, lambda tmp: shutil.copyfile(source, tmp))
+    return atomic_write(destination, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def dataset_description(bids_dir: Path, container: Mapping[str, str] | None = None) -> dict:
@@ -212,5 +280,5 @@ def ensure_dataset_description(output_dir: Path, bids_dir: Path) -> Path:
             '*_summary.json',
             'group_*',
         ]
-        _atomic(ignore, lambda tmp: tmp.write_text('\n'.join(patterns) + '\n'))
+        atomic_write(ignore, lambda tmp: tmp.write_text('\n'.join(patterns) + '\n'))
     return path

@@ -45,6 +45,10 @@ class ModelCardError(SclesionError, ValueError):
     exit_code = 2
 
 
+class OutputWriteError(SclesionError, OSError):
+    """A file could not be written (a full disk, a read-only folder); its unit fails (exit 1)."""
+
+
 class MissingDependencyError(SclesionError):
     """A required external command is not on PATH (exit 127)."""
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import numpy as np
 from nibabel.filebasedimages import ImageFileError
 from numpy.typing import NDArray
 
-from bids_app.derivatives import file_mode
+from bids_app.derivatives import atomic_write
 from bids_app.errors import InputImageError
 from bids_app.image_checks import check_image
 
@@ -46,20 +44,11 @@ def load_mask(path: str | Path) -> tuple[NDArray[np.bool_], NDArray[np.float64]]
 def save_image(data: NDArray, affine: NDArray, path: str | Path, *, dtype=None) -> Path:
     """Write a NIfTI image atomically: to a temporary name in the same folder, then rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     img = nib.Nifti1Image(np.asarray(data, dtype=dtype) if dtype else data, affine)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
     suffix = ''.join(path.suffixes[-2:]) if path.name.endswith('.nii.gz') else path.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        img.to_filename(tmp)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, img.to_filename, suffix=suffix)
     return path
 
 
