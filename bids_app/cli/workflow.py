@@ -15,12 +15,18 @@ import tomli_w
 import yaml
 
 from bids_app.config import RunConfig, Slot
-from bids_app.derivatives import ensure_dataset_description, unit_folder
+from bids_app.derivatives import (
+    check_writable,
+    ensure_dataset_description,
+    unit_folder,
+    unit_lock,
+)
 from bids_app.discovery import Unit
 from bids_app.errors import MissingDependencyError, SclesionError
 from bids_app.interfaces.sct import available_sct_command
 from bids_app.labels import find_cord_mask, find_lesion_label
-from bids_app.model.card import load_model_dir
+from bids_app.model.card import CARD_NAME, load_model_dir, read_card
+from bids_app.model.config import ModelConfig
 from bids_app.model.registry import resolve_model_dir
 from bids_app.progress import progress
 from bids_app.workflows.base import (
@@ -107,7 +113,9 @@ def _configure_nipype(config: RunConfig, verbosity: int) -> None:
             'monitoring': {'enabled': config.resource_monitor},
         }
     )
-    level = logging.INFO if verbosity >= 2 else logging.WARNING
+    # By default a failed node's traceback stays in its crash file: the user gets one line per
+    # failed unit at the end (report_outcomes), and the traceback with -v.
+    level = (logging.CRITICAL, logging.WARNING)[verbosity] if verbosity < 2 else logging.INFO
     # Workers start from a fresh interpreter (forkserver) and read Nipype's logging levels from
     # its config file: one in the work folder, so HOME is never touched.
     config_dir = config.work_dir / '.nipype'
@@ -255,15 +263,50 @@ def inference_options(config: RunConfig) -> InferenceOptions:
     )
 
 
+def lacking_slots(
+    units: Sequence[Unit], model_dir: Path, ignored: Sequence[Slot] = ()
+) -> dict[str, str]:
+    """Unit name -> why, for the runnable units that lack a sequence the model cannot do without.
+
+    A model without imputation needs every one of its slots; the others need the T2Sag only
+    (always there in a runnable unit). Slots a unit has and the model lacks are left out, said.
+    """
+    card = read_card(model_dir)
+    model = ModelConfig.from_dict(card['model_config'])
+    why = {}
+    for unit in (u for u in units if u.runnable):
+        extra = [str(s) for s in unit.slots if s not in model.slots]
+        if extra:
+            logger.log(25, '%s: model %s has no encoder for %s; left out', unit.name,
+                       card.get('name', model_dir.name), ', '.join(extra))  # fmt: skip
+        missing = [
+            f'{s} (left out by --ignore)' if s in ignored else str(s)
+            for s in model.slots
+            if s not in unit.slots
+        ]
+        if missing and model.imputation == 'none':
+            why[unit.name] = (
+                f'no {", ".join(missing)}, which model {model_dir / CARD_NAME} needs (trained on '
+                f'{", ".join(map(str, model.slots))} without imputation); use a mean-imputation '
+                'model (the shipped one) or one trained on the sequences this subject has'
+            )
+    return why
+
+
 def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0) -> dict:
     """Run the participant level on every runnable unit; return unit name -> failure or None.
 
     Units whose outputs are complete are reused unless ``--overwrite``.
     """
+    check_writable(config.output_dir, 'output folder')
+    check_writable(config.work_dir, 'work folder (-w)')
     outcomes: dict[str, str | None] = {u.name: u.error for u in units if u.error}
     inference = inference_options(config)
+    outcomes.update(lacking_slots(units, inference.model_dir, config.ignore))
     plans = []
-    for plan in _plans(units, config, outcomes, labels=False):
+    for plan in _plans(
+        [u for u in units if u.name not in outcomes], config, outcomes, labels=False
+    ):
         if _participant_output(plan, config).exists() and not config.overwrite:
             logger.log(25, '%s: outputs exist, reused (--overwrite recomputes)', plan.unit.name)
             outcomes[plan.unit.name] = None
@@ -295,8 +338,7 @@ def unit_locks(
     """
     held, busy, handles = [], {}, []
     for plan in plans:
-        path = config.output_dir / unit_folder(plan.unit.subject, plan.unit.session).parent
-        path = path / '.sclesion.lock'
+        path = unit_lock(config.output_dir, plan.unit.subject, plan.unit.session)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open('a')
         try:
