@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nibabel as nib
 import numpy as np
+from nibabel.filebasedimages import ImageFileError
+from nibabel.orientations import OrientationError
 from numpy.typing import NDArray
 
 from bids_app.errors import InputImageError
+from bids_app.image_checks import check_shape
 from bids_app.reports.views import View, outline_segments
 
 if TYPE_CHECKING:  # matplotlib loads on first use: importing sclesion writes no font cache
@@ -166,9 +170,14 @@ def load_canonical(path: Path) -> tuple[NDArray[np.float32], NDArray[np.float64]
         Voxel sizes in mm.
     """
     try:
-        image = nib.as_closest_canonical(nib.load(path))
+        image = nib.load(path)
+        # The header first: a broken affine or a huge grid must not be read (memory stays bounded).
+        check_shape(image.shape[:3], image.affine, str(path))
+        image = nib.as_closest_canonical(image)
         data = np.asanyarray(image.dataobj, dtype=np.float32)
-    except (OSError, ValueError, nib.filebasedimages.ImageFileError) as error:
+    except InputImageError:
+        raise
+    except (OSError, ValueError, EOFError, zlib.error, ImageFileError, OrientationError) as error:
         raise InputImageError(f'{path}: cannot read the image for the report ({error})') from error
     if data.ndim == 4:
         data = data[..., 0]

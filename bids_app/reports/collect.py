@@ -12,7 +12,14 @@ from typing import Any
 
 from bids_app import __version__
 from bids_app.config import RunConfig, Slot
-from bids_app.derivatives import centerline_name, derived_name, split_source, unit_folder
+from bids_app.derivatives import (
+    centerline_name,
+    derived_name,
+    held_elsewhere,
+    split_source,
+    unit_folder,
+    unit_lock,
+)
 from bids_app.discovery import Unit
 from bids_app.reports.subject import write_subject_report
 from bids_app.reports.unit import UnitReport
@@ -110,8 +117,12 @@ def write_reports(
     """
     by_subject: dict[str, list[Unit]] = {}
     for unit in units:
-        if unit.name in outcomes:
-            by_subject.setdefault(unit.subject, []).append(unit)
+        if unit.name not in outcomes:
+            continue
+        if held_elsewhere(unit_lock(config.output_dir, unit.subject, unit.session)):
+            logger.info('%s: another process holds it; its report is left to that one', unit.name)
+            continue
+        by_subject.setdefault(unit.subject, []).append(unit)
     info = provenance(config, started)
     failed = []
     for subject, subject_units in sorted(by_subject.items()):
