@@ -8,6 +8,7 @@ from nipype.interfaces.base import (
     BaseInterfaceInputSpec,
     Directory,
     File,
+    InputMultiObject,
     OutputMultiObject,
     SimpleInterface,
     TraitedSpec,
@@ -31,6 +32,9 @@ class _WriteLesionInputSpec(BaseInterfaceInputSpec):
     threshold = traits.Float(mandatory=True)
     tta = traits.Bool(mandatory=True)
     precision = traits.Str('float32', usedefault=True, desc='precision of the forward pass')
+    preproc_outputs = InputMultiObject(
+        File(exists=True), desc='what write_preproc wrote: waiting for it keeps the summary last'
+    )
 
 
 class _WriteLesionOutputSpec(TraitedSpec):

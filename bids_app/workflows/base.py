@@ -123,7 +123,7 @@ def init_unit_wf(
 
     Workflow Graph
         preproc_wf -> predict -> write_lesions
-        preproc_wf -> write_preproc
+        preproc_wf -> write_preproc -> write_lesions (which writes the summary last)
 
     Parameters
     ----------
@@ -193,6 +193,8 @@ def init_unit_wf(
                 write_lesions,
                 [('outputnode.cordframe', 'cordframe'), ('outputnode.t2sag_file', 't2sag_file')],
             ),
+            # The summary (the mark of complete outputs) waits for every other output.
+            (write_preproc, write_lesions, [('out_files', 'preproc_outputs')]),
             (
                 predict,
                 write_lesions,
