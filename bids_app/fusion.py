@@ -280,7 +280,8 @@ def fuse_chunks(
         if register and overlap <= 0:
             raise GeometryError(
                 f'{names[lower]} and {names[upper]}: sagittal slabs do not overlap (gap of '
-                f'{-overlap:.1f} mm along S-I); check that they belong to one series'
+                f'{-overlap:.1f} mm along S-I); check that they belong to one series, or keep '
+                'one slab with --bids-filter-file {"T2Sag": {"chunk": 1}}'
             )
         if overlap <= 0:
             logger.warning(

@@ -190,7 +190,7 @@ def load_model_dir(
         raise ModelCardError(
             f'{weights} does not fit the card config ({len(missing)} missing, {len(unexpected)} '
             f'unexpected, {len(wrong)} wrong-shape tensors, e.g. {first}); the card and weights '
-            'come from different models'
+            'come from different models: put back the card.json saved with these weights'
         )
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
     return model.to(device).eval(), card
