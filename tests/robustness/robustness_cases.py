@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import robustness_inputs as inputs
+import robustness_scenarios as scenarios
 
 CATEGORIES = ('file', 'dataset', 'environment', 'model')
 OUTCOMES = {
@@ -54,7 +55,7 @@ class Case:
     run : {'shared', 'own'}
     make : callable
         ``shared``: ``make(root, label, good) -> str``; ``own``: a context manager
-        ``make(tmp, good, model)`` yielding a :class:`robustness_inputs.Scenario`. The string
+        ``make(tmp, good, model)`` yielding a :class:`robustness_scenarios.Scenario`. The string
         (``Scenario.names``) is what the user's line must name.
     during : callable, optional
         ``shared`` only: ``during(out, label)``, a context manager held while the run lasts.
@@ -220,7 +221,7 @@ CASES: tuple[Case, ...] = (
         fix='fslorient -copyqform2sform',
         sees='a warning: uses the sform (as nibabel, FSL, SCT), how to use the qform instead',
         run='own',
-        make=inputs.dry_run_beside_good(inputs.make_qform_sform, 'qformsform'),
+        make=scenarios.dry_run_beside_good(inputs.make_qform_sform, 'qformsform'),
         others='listed to run (--dry-run)',
     ),
     Case(
@@ -258,7 +259,7 @@ CASES: tuple[Case, ...] = (
         fix='add a dataset_description.json with at least Name and BIDSVersion',
         sees='names the missing dataset_description.json: add one (Name, BIDSVersion)',
         run='own',
-        make=inputs.no_description,
+        make=scenarios.no_description,
         others='none: the run is refused before any work',
     ),
     Case(
@@ -271,7 +272,7 @@ CASES: tuple[Case, ...] = (
         fix="put each subject's images in sub-<label>",
         sees='no sub-*/ folder with images: says where BIDS puts them',
         run='own',
-        make=inputs.empty_dataset,
+        make=scenarios.empty_dataset,
         others='none: the run is refused before any work',
     ),
     Case(
@@ -296,7 +297,7 @@ CASES: tuple[Case, ...] = (
         fix=r'choose another with --bids-filter-file \{"T2Sag": \{"run": N\}\}',
         sees='run-2 is used; one line says run-1 was left out and how to choose it',
         run='own',
-        make=inputs.dry_run_beside_good(inputs.make_two_runs, 'tworuns'),
+        make=scenarios.dry_run_beside_good(inputs.make_two_runs, 'tworuns'),
         others='listed to run (--dry-run)',
     ),
     Case(
@@ -321,7 +322,7 @@ CASES: tuple[Case, ...] = (
         fix='',
         sees='two units; the --dry-run table shows each session with its own slots',
         run='own',
-        make=inputs.sessions_differ,
+        make=scenarios.sessions_differ,
         others='listed to run (--dry-run)',
     ),
     Case(
@@ -346,7 +347,7 @@ CASES: tuple[Case, ...] = (
         fix='choose among good',
         sees='none of the participants 99 exist: lists the labels there are',
         run='own',
-        make=inputs.unknown_participant,
+        make=scenarios.unknown_participant,
         others='none: the run is refused before any work',
     ),
     Case(
@@ -359,7 +360,7 @@ CASES: tuple[Case, ...] = (
         fix='fix its entities',
         sees='quotes the T2Sag query that matches no image: fix its entities',
         run='own',
-        make=inputs.filter_nothing,
+        make=scenarios.filter_nothing,
         others='none: the run is refused before any work',
     ),
     # -- environment ---------------------------------------------------------------------------
@@ -373,7 +374,7 @@ CASES: tuple[Case, ...] = (
         fix='make it writable or choose another folder',
         sees='OUTPUT_DIR is not writable: make it writable or choose another',
         run='own',
-        make=inputs.output_read_only,
+        make=scenarios.output_read_only,
         others='none: the run is refused before any work',
     ),
     Case(
@@ -399,7 +400,7 @@ CASES: tuple[Case, ...] = (
         fix='free space on that disk',
         sees='cannot write <file>: No space left on device, free space; no partial file',
         run='own',
-        make=inputs.disk_full_tmpfs,
+        make=scenarios.disk_full_tmpfs,
         others='n/a: one subject (a full disk stops them all)',
     ),
     Case(
@@ -412,7 +413,7 @@ CASES: tuple[Case, ...] = (
         fix='',
         sees='the rerun reuses the finished steps and finishes; no partial file',
         run='own',
-        make=inputs.killed_rerun,
+        make=scenarios.killed_rerun,
         others='n/a: one subject',
     ),
     Case(
@@ -439,7 +440,7 @@ CASES: tuple[Case, ...] = (
         fix='copy the weights next to card.json',
         sees='names model.safetensors: copy the weights next to card.json',
         run='own',
-        make=inputs.weights_missing,
+        make=scenarios.weights_missing,
         others='none: the run is refused before any work',
     ),
     Case(
@@ -452,7 +453,7 @@ CASES: tuple[Case, ...] = (
         fix='download or copy it again',
         sees='sha256 mismatch: the file is corrupted, download or copy it again',
         run='own',
-        make=inputs.weights_corrupted,
+        make=scenarios.weights_corrupted,
         others='none: the run is refused before any work',
     ),
     Case(
@@ -465,7 +466,7 @@ CASES: tuple[Case, ...] = (
         fix='put back the card.json saved with these weights',
         sees='the weights do not fit the card: put back the card saved with them',
         run='own',
-        make=inputs.card_mismatch,
+        make=scenarios.card_mismatch,
         others='none: the run is refused before any work',
     ),
     Case(
@@ -478,7 +479,7 @@ CASES: tuple[Case, ...] = (
         fix='use a mean-imputation model',
         sees='sub-good fails before any work; sub-ms (with a STIR) is processed',
         run='own',
-        make=inputs.other_slots,
+        make=scenarios.other_slots,
     ),
 )
 

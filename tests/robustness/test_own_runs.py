@@ -12,7 +12,7 @@ import pytest
 from checksums import changed, checksums
 from robustness_cases import CASES
 from robustness_checks import check_line, temporary_files, user_line
-from robustness_inputs import summary
+from robustness_scenarios import summary
 
 from bids_app.cli.run import main
 

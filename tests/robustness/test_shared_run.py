@@ -15,7 +15,8 @@ import pytest
 from checksums import changed, checksums
 from robustness_cases import BY_ID, CASES
 from robustness_checks import check_line, temporary_files, user_line
-from robustness_inputs import GOOD, participant_argv, summary
+from robustness_inputs import GOOD
+from robustness_scenarios import participant_argv, summary
 
 from bids_app.cli.run import main
 
