@@ -14,6 +14,7 @@ from pathlib import Path
 import tomli_w
 import yaml
 
+from bids_app.cli import frame_keys
 from bids_app.config import RunConfig, Slot
 from bids_app.derivatives import (
     check_writable,
@@ -401,8 +402,16 @@ def preprocess_frames(
     outcomes: dict[str, str | None] = {
         u.name: u.error or u.skip_reason for u in units if not u.runnable
     }
-    plans = _plans(units, config, outcomes, labels=True)
     cache = frames_cache(config)
+    plans, reused = [], 0
+    for plan in _plans(units, config, outcomes, labels=True):
+        if frame_keys.is_fresh(plan, cache / f'{plan.unit.name}.npz'):
+            outcomes[plan.unit.name] = None
+            reused += 1
+        else:
+            plans.append(plan)
+    if reused:
+        logger.log(25, '%d cord frames reused from %s (inputs unchanged)', reused, cache)
     if plans:
         _start(config, verbosity)
         log_root = config.output_dir / 'logs' / config.run_uuid
@@ -415,7 +424,11 @@ def preprocess_frames(
 
         write_settings([log_root / 'sclesion.toml'], config)
         _run(plans, build, log_dir, config)
-        outcomes.update(unit_outcomes(plans, log_dir, lambda p: cache / f'{p.unit.name}.npz'))
+        made = unit_outcomes(plans, log_dir, lambda p: cache / f'{p.unit.name}.npz')
+        outcomes.update(made)
+        for plan in plans:
+            if made[plan.unit.name] is None:
+                frame_keys.record(plan, cache / f'{plan.unit.name}.npz')
     return {name: why if why else cache / f'{name}.npz' for name, why in outcomes.items()}
 
 

@@ -6,6 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from bids_app.cli import workflow
 from bids_app.cli.parser import build_parser
 from bids_app.cli.run import build_config, discover_units
 from bids_app.cli.workflow import preprocess_frames
@@ -27,7 +28,7 @@ def _config(root, tmp_path, *extra):
     return build_config(build_parser().parse_args(argv), argv)
 
 
-def test_labels_reach_the_frame_with_their_volume(phantom, tmp_path):
+def test_labels_reach_the_frame_with_their_volume(phantom, tmp_path, monkeypatch):
     labels = phantom / 'derivatives' / 'labels'
     config = _config(phantom, tmp_path, '--labels', str(labels), '--cord-masks', str(labels),
                      '--participant-label', '001')  # fmt: skip
@@ -46,9 +47,21 @@ def test_labels_reach_the_frame_with_their_volume(phantom, tmp_path):
         assert frame_mm3 == 0
     else:
         assert frame_mm3 == pytest.approx(native_mm3, rel=0.35)
-    # A second run reuses the cached frame.
-    again = preprocess_frames(discover_units(config), config)
+    # A second run reuses the cached frame without building a workflow; a changed input redoes it.
+    with monkeypatch.context() as patch:
+        patch.setattr(workflow, '_run', _no_workflow)
+        again = preprocess_frames(discover_units(config), config)
     assert again['sub-001'] == frames['sub-001']
+    native[0].touch()
+    redone = []
+    with monkeypatch.context() as patch:
+        patch.setattr(workflow, '_run', lambda plans, *a: redone.extend(plans))
+        preprocess_frames(discover_units(config), config)
+    assert [p.unit.name for p in redone] == ['sub-001']
+
+
+def _no_workflow(*args):
+    raise AssertionError('a cached frame with unchanged inputs went through Nipype again')
 
 
 def test_units_without_labels_are_left_out_with_a_reason(phantom, tmp_path):
