@@ -55,6 +55,17 @@ def _write_tsv(path: Path, header: Sequence[str], lines: Sequence[Sequence[objec
     return path
 
 
+def write_unit_scores(path: Path, evaluations: Sequence[UnitEvaluation]) -> Path:
+    """``units.tsv``: one line per unit and row of Table 1 (:data:`UNIT_COLUMNS`)."""
+    lines = [
+        [u.unit, row, ','.join(map(str, s.slots)), s.dice, s.f1, s.sensitivity, s.precision,
+         u.n_ref, s.n_pred]
+        for u in evaluations
+        for row, s in u.scores.items()
+    ]  # fmt: skip
+    return _write_tsv(path, list(UNIT_COLUMNS), lines)
+
+
 def _json_value(value: object) -> object:
     return None if isinstance(value, float) and math.isnan(value) else value
 
@@ -87,13 +98,7 @@ def write_outputs(
             out_dir / 'table1.tsv', list(COLUMNS), [list(asdict(r).values()) for r in table]
         )
     }
-    units = [
-        [u.unit, row, ','.join(map(str, s.slots)), s.dice, s.f1, s.sensitivity, s.precision,
-         u.n_ref, s.n_pred]
-        for u in evaluations
-        for row, s in u.scores.items()
-    ]  # fmt: skip
-    paths['units.tsv'] = _write_tsv(out_dir / 'units.tsv', list(UNIT_COLUMNS), units)
+    paths['units.tsv'] = write_unit_scores(out_dir / 'units.tsv', evaluations)
     lesions = []
     for u in evaluations:
         classes = classify(u.contrast, faint_contrast)

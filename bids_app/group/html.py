@@ -171,13 +171,15 @@ def links(files: Sequence[str]) -> str:
     return f'<ul>{items}</ul>\n'
 
 
-def page(title: str, sections: Sequence[tuple[str, str, str]]) -> str:
-    """The whole page: ``sections`` are (anchor, title, HTML content)."""
+def page(title: str, sections: Sequence[tuple[str, str, str]], *, script: str = QC_SCRIPT) -> str:
+    """The whole page: ``sections`` are (anchor, title, HTML content); ``script`` goes in the head
+    (the QC-rating script by default; pages without ratings pass ``''``)."""
     nav = ''.join(f'<a href="#{escape(a)}">{escape(t)}</a>' for a, t, _ in sections)
     body = ''.join(section(a, t, c) for a, t, c in sections)
+    head_script = f'<script>{script}</script>\n' if script else ''
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<title>{escape(title)}</title>\n<style>{CSS}</style>\n'
-        f'<script>{QC_SCRIPT}</script>\n</head>\n<body>\n<nav>{nav}</nav>\n<main>\n'
+        f'{head_script}</head>\n<body>\n<nav>{nav}</nav>\n<main>\n'
         f'<h1>{escape(title)}</h1>\n{body}</main>\n</body>\n</html>\n'
     )

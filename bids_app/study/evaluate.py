@@ -14,14 +14,13 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bids_app.config import Slot
-from bids_app.evaluation.outputs import UNIT_COLUMNS
+from bids_app.evaluation.outputs import write_unit_scores
 from bids_app.evaluation.scoring import UnitEvaluation, evaluate_frames, frame_slots
 from bids_app.evaluation.subsets import Row, table_rows
 from bids_app.inference import Device, LesionPredictor
@@ -56,24 +55,10 @@ def model_rows(config: ModelConfig, unit_slots: Mapping[str, Iterable[Slot]]) ->
     return table_rows(config.slots, unit_slots)
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return 'n/a' if math.isnan(value) else f'{value:.6g}'
-    return str(value)
-
-
 def write_scores(path: Path, evaluations: Sequence[UnitEvaluation]) -> Path:
     """One line per unit and row, with the columns of the evaluation's ``units.tsv``."""
-    lines = [
-        [u.unit, row, ','.join(map(str, s.slots)), s.dice, s.f1, s.sensitivity, s.precision,
-         u.n_ref, s.n_pred]
-        for u in evaluations
-        for row, s in u.scores.items()
-    ]  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = ['\t'.join(UNIT_COLUMNS), *('\t'.join(_cell(v) for v in line) for line in lines)]
-    path.write_text('\n'.join(text) + '\n')
-    return path
+    return write_unit_scores(path, evaluations)
 
 
 def read_scores(path: Path) -> list[dict[str, str]]:

@@ -21,7 +21,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from bids_app.group.html import CSS, figure, paragraph, section, table
+from bids_app.group.html import figure, page, paragraph, table
 from bids_app.model.card import CARD_NAME, read_card
 from bids_app.study.evaluate import ABOUT_NAME, EVALUATION_DIR, SCORES_NAME, read_scores
 from bids_app.study.manifest import read_manifest, read_test_units
@@ -173,16 +173,6 @@ def _code(text: str) -> str:
     return f'<pre><code>{escape(text)}</code></pre>\n'
 
 
-def _page(title: str, sections: Sequence[tuple[str, str, str]]) -> str:
-    nav = ''.join(f'<a href="#{escape(a)}">{escape(t)}</a>' for a, t, _ in sections)
-    body = ''.join(section(a, t, c) for a, t, c in sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n'
-        f'<nav>{nav}</nav>\n<main>\n<h1>{escape(title)}</h1>\n{body}</main>\n</body>\n</html>\n'
-    )
-
-
 def build_page(
     about: Mapping[str, Any],
     t1: Sequence[Table1Row],
@@ -241,7 +231,7 @@ def build_page(
         'Table 1, every test unit: bars are means over seeds, error bars the std over seeds.',
     )
     runs_section = table(list(states), list(RUN_COLUMNS))
-    return _page(
+    return page(
         'Study of the variants of Walsh et al. (MICCAI 2024)',
         [
             ('overview', 'Overview', overview),
@@ -249,6 +239,7 @@ def build_page(
             ('table1', 'Table 1: sets of sequences at inference', table1_section),
             ('runs', 'Runs', runs_section),
         ],
+        script='',
     )
 
 
