@@ -136,22 +136,25 @@ def markdown_table(table: Sequence[TableRow]) -> str:
 
     Examples
     --------
-    >>> row = TableRow('T2Sag+STIR', 3, 0.7, 0.1, 0.6, 0.25, 0.9, 0.05, 0.8, 0.5,
-    ...                2, 1.0, 0.5, 4, 1.0, 1.0)
+    >>> row = TableRow('T2Sag+STIR', 4, 1, 0.7, 0.1, 0.6, 0.25, 0.9, 0.05, 0.8, 0.5,
+    ...                2, 1.0, 0.5, 4, 1.0, 1.0, 1.0, 0.0, 0.0)
     >>> print(markdown_table([row]).splitlines()[-1])
-    | T2Sag+STIR | 3 | 0.700 (0.600) | 0.25 | 0.900 (0.800) | 0.5 | 1.00 (0.50) of 2 | 1.00 (1.00) of 4 |
+    | T2Sag+STIR | 4 (1) | 0.700 (0.600) | 0.25 | 0.900 (0.800) | 0.5 | 1.00 (0.50) of 2 | 1.00 (1.00) of 4 | 1.00 (0.00) of 1 |
     """  # noqa: E501
     lines = [
-        '| Sequences at inference | Units | Dice (T2Sag alone) | p | Lesion F1 (T2Sag alone) '
-        '| p | Sensitivity, faint lesions | Sensitivity, conspicuous lesions |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|',
+        '| Sequences at inference | Units (lesion-free) | Dice (T2Sag alone) | p '
+        '| Lesion F1 (T2Sag alone) | p | Sensitivity, faint lesions '
+        '| Sensitivity, conspicuous lesions | Lesion-free units without false positives |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ]
     for r in table:
         lines.append(
-            f'| {r.row} | {r.n_units} | {r.dice:.3f} ({r.dice_t2sag:.3f}) | {_p(r.dice_p)} '
+            f'| {r.row} | {r.n_units} ({r.n_lesion_free}) '
+            f'| {r.dice:.3f} ({r.dice_t2sag:.3f}) | {_p(r.dice_p)} '
             f'| {r.f1:.3f} ({r.f1_t2sag:.3f}) | {_p(r.f1_p)} '
             f'| {_sens(r.faint_sensitivity, r.faint_sensitivity_t2sag, r.n_faint)} '
-            f'| {_sens(r.conspicuous_sensitivity, r.conspicuous_sensitivity_t2sag, r.n_conspicuous)} |'  # noqa: E501
+            f'| {_sens(r.conspicuous_sensitivity, r.conspicuous_sensitivity_t2sag, r.n_conspicuous)} '  # noqa: E501
+            f'| {_sens(r.lesion_free_clean, r.lesion_free_clean_t2sag, r.n_lesion_free)} |'
         )
     return '\n'.join(lines)
 

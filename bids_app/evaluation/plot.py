@@ -23,7 +23,8 @@ def plot_table(
     """Strip plots of Dice and F1 per row, each unit joined to its T2Sag-alone value.
 
     Per row: the row's per-unit values (filled, right) and T2Sag alone on the same units
-    (hollow, left), a grey line joining each pair, and a bar at each mean.
+    (hollow, left), a grey line joining each pair, and a bar at each mean; units with reference
+    lesions only, as in the table.
     """
     figure = Figure(figsize=(max(6.0, 1.6 * len(table) + 2), 3.6), dpi=120)
     FigureCanvasAgg(figure)
@@ -31,7 +32,7 @@ def plot_table(
     t2sag = str(Slot.T2Sag)
     for axis, metric in zip(axes, ('dice', 'f1'), strict=True):
         for x, row in enumerate(table):
-            units = [u for u in evaluations if row.row in u.scores]
+            units = [u for u in evaluations if row.row in u.scores and u.n_ref]
             alone = np.array([getattr(u.scores[t2sag], metric) for u in units])
             given = np.array([getattr(u.scores[row.row], metric) for u in units])
             left, right = x - _OFFSET, x + _OFFSET
@@ -42,7 +43,9 @@ def plot_table(
             axis.scatter(np.full(len(given), right), given, s=14, color='tab:blue', zorder=2)
             for position, values in ((left, alone), (right, given)):
                 axis.hlines(values.mean(), position - 0.12, position + 0.12, color='k', zorder=3)
-        axis.set_xticks(range(len(table)), [f'{r.row}\n(n={r.n_units})' for r in table])
+        axis.set_xticks(
+            range(len(table)), [f'{r.row}\n(n={r.n_units - r.n_lesion_free})' for r in table]
+        )
         axis.tick_params(axis='x', labelsize=7)
         axis.set_ylim(-0.02, 1.02)
         axis.set_ylabel('Dice' if metric == 'dice' else 'Lesion-wise F1')

@@ -1,8 +1,12 @@
 """Table 1 from per-unit scores: each row on its own units, paired with T2Sag alone on them.
 
-Dice and lesion-wise F1 are computed per unit, then averaged over the row's units (the paper's
-"per image, then the mean over images"). Each row also gives T2Sag alone on exactly those units
-and the two-sided paired Wilcoxon signed-rank p of the row against it. Sensitivity on faint and
+Dice and lesion-wise F1 are computed per unit, then averaged over the row's units that have
+reference lesions (the paper's "per image, then the mean over images"). On a lesion-free unit both
+can only be 1 (nothing predicted) or 0 (anything predicted, one voxel will do), so a few such
+units would swing the means by a tenth; they are scored apart, as the MSSEG-2 challenge scores
+its patients without new lesions: the fraction left without any predicted lesion and the mean
+number of predicted lesions. Each row also gives T2Sag alone on exactly the same units and the
+two-sided paired Wilcoxon signed-rank p of the row against it. Sensitivity on faint and
 on conspicuous lesions pools the reference lesions of the row's units (detected / lesions), since
 most units have few lesions of each kind.
 """
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bids_app.config import Slot
 from bids_app.evaluation.faint import (
@@ -31,12 +36,13 @@ from bids_app.stats import describe, wilcoxon_paired
 COLUMNS: dict[str, str] = {
     'row': 'Sequences given at inference: T2Sag, T2Sag+<X>, or every sequence each unit has',
     'n_units': 'Units (subject/sessions) scored in this row: those that have its sequences',
-    'dice': 'Mean voxel-wise Dice over the units',
-    'dice_std': 'Sample standard deviation of Dice over the units',
+    'n_lesion_free': 'Of those, units without reference lesions (left out of Dice and F1)',
+    'dice': 'Mean voxel-wise Dice over the units with reference lesions',
+    'dice_std': 'Sample standard deviation of Dice over those units',
     'dice_t2sag': 'Mean Dice of T2Sag alone on the same units',
     'dice_p': 'Two-sided paired Wilcoxon signed-rank p, row vs T2Sag alone, Dice',
-    'f1': 'Mean lesion-wise F1 over the units',
-    'f1_std': 'Sample standard deviation of F1 over the units',
+    'f1': 'Mean lesion-wise F1 over the units with reference lesions',
+    'f1_std': 'Sample standard deviation of F1 over those units',
     'f1_t2sag': 'Mean F1 of T2Sag alone on the same units',
     'f1_p': 'Two-sided paired Wilcoxon signed-rank p, row vs T2Sag alone, F1',
     'n_faint': 'Reference lesions of these units that are faint on the T2Sag',
@@ -45,6 +51,9 @@ COLUMNS: dict[str, str] = {
     'n_conspicuous': 'Reference lesions of these units that are conspicuous on the T2Sag',
     'conspicuous_sensitivity': 'Conspicuous lesions detected over conspicuous lesions',
     'conspicuous_sensitivity_t2sag': 'The same with T2Sag alone',
+    'lesion_free_clean': 'Fraction of the lesion-free units with no predicted lesion',
+    'lesion_free_clean_t2sag': 'The same with T2Sag alone',
+    'lesion_free_fp': 'Mean number of predicted lesions per lesion-free unit',
 }
 
 _T2SAG = str(Slot.T2Sag)
@@ -56,6 +65,7 @@ class TableRow:
 
     row: str
     n_units: int
+    n_lesion_free: int
     dice: float
     dice_std: float
     dice_t2sag: float
@@ -70,6 +80,9 @@ class TableRow:
     n_conspicuous: int
     conspicuous_sensitivity: float
     conspicuous_sensitivity_t2sag: float
+    lesion_free_clean: float
+    lesion_free_clean_t2sag: float
+    lesion_free_fp: float
 
 
 def _pooled_sensitivity(
@@ -100,9 +113,15 @@ def table_row(
     units = [u for u in evaluations if row.name in u.scores]
     if not units:
         return None
+    with_lesions = [u for u in units if u.n_ref]
+    lesion_free = [u for u in units if not u.n_ref]
     values = {
-        (metric, name): np.array([getattr(u.scores[name], metric) for u in units])
+        (metric, name): np.array([getattr(u.scores[name], metric) for u in with_lesions])
         for metric in ('dice', 'f1')
+        for name in (row.name, _T2SAG)
+    }
+    predicted = {
+        name: np.array([u.scores[name].n_pred for u in lesion_free], float)
         for name in (row.name, _T2SAG)
     }
     n_faint, faint = _pooled_sensitivity(units, row.name, FAINT, faint_contrast)
@@ -113,6 +132,7 @@ def table_row(
     return TableRow(
         row=row.name,
         n_units=len(units),
+        n_lesion_free=len(lesion_free),
         dice=dice_row.mean,
         dice_std=dice_row.std,
         dice_t2sag=describe(values['dice', _T2SAG]).mean,
@@ -127,7 +147,15 @@ def table_row(
         n_conspicuous=n_consp,
         conspicuous_sensitivity=consp,
         conspicuous_sensitivity_t2sag=consp_t2,
+        lesion_free_clean=_mean(predicted[row.name] == 0),
+        lesion_free_clean_t2sag=_mean(predicted[_T2SAG] == 0),
+        lesion_free_fp=_mean(predicted[row.name]),
     )
+
+
+def _mean(values: NDArray) -> float:
+    """Mean of ``values``, ``nan`` when empty."""
+    return float(np.mean(values)) if values.size else math.nan
 
 
 def build_table(

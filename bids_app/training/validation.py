@@ -81,6 +81,10 @@ def score_subject(
         'f1': lesions.f1,
         'sensitivity': lesions.sensitivity,
         'precision': lesions.precision,
+        'n_ref': lesions.n_ref,
+        'n_pred': lesions.n_pred,
+        'tp': lesions.tp,
+        'fp': lesions.fp,
     }
 
 
@@ -107,15 +111,47 @@ def validate(
 
 
 def summarise(rows: Sequence[dict[str, float | str]]) -> dict[str, float]:
-    """Mean Dice and F1 over subjects, and their mean (the score that picks the best checkpoint).
+    """Validation Dice and lesion-wise F1, and their mean: the score that picks the best weights.
+
+    Dice is the mean over subjects with reference lesions: on a lesion-free subject it can only be
+    1 or 0, and a handful of those would swing the mean by a tenth on one stray voxel. F1 pools
+    the lesion counts of every subject (detected reference lesions, false-positive lesions), so a
+    false positive on a lesion-free subject still costs what it costs anywhere else. Rows without
+    counts (``n_ref`` and friends) fall back to plain means.
 
     Examples
     --------
+    >>> rows = [{'dice': 0.5, 'n_ref': 2, 'tp': 1, 'n_pred': 2, 'fp': 1},
+    ...         {'dice': 0.0, 'n_ref': 0, 'tp': 0, 'n_pred': 1, 'fp': 1}]
+    >>> {k: round(v, 6) for k, v in summarise(rows).items()}  # S 1/2, P 1/3 -> F1 0.4
+    {'dice': 0.5, 'f1': 0.4, 'score': 0.45}
     >>> summarise([{'dice': 0.5, 'f1': 1.0}, {'dice': 0.7, 'f1': 0.0}])
     {'dice': 0.6, 'f1': 0.5, 'score': 0.55}
     """
     if not rows:
         return {'dice': math.nan, 'f1': math.nan, 'score': math.nan}
-    mean_dice = float(np.mean([r['dice'] for r in rows]))
-    mean_f1 = float(np.mean([r['f1'] for r in rows]))
-    return {'dice': mean_dice, 'f1': mean_f1, 'score': (mean_dice + mean_f1) / 2}
+    with_lesions = [r for r in rows if r.get('n_ref', 1)] or rows
+    mean_dice = float(np.mean([r['dice'] for r in with_lesions]))
+    if all('tp' in r for r in rows):
+        f1 = pooled_f1(rows)
+    else:
+        f1 = float(np.mean([r['f1'] for r in rows]))
+    return {'dice': mean_dice, 'f1': f1, 'score': (mean_dice + f1) / 2}
+
+
+def pooled_f1(rows: Sequence[dict[str, float | str]]) -> float:
+    """Lesion-wise F1 of the lesion counts summed over subjects (1.0 when both sums are empty).
+
+    >>> round(pooled_f1([{'n_ref': 4, 'tp': 3, 'n_pred': 3, 'fp': 0}]), 6)  # S 3/4, P 1 -> 6/7
+    0.857143
+    """
+    n_ref = sum(int(r['n_ref']) for r in rows)
+    n_pred = sum(int(r['n_pred']) for r in rows)
+    if n_ref == 0 and n_pred == 0:
+        return 1.0
+    tp = sum(int(r['tp']) for r in rows)
+    correct = n_pred - sum(int(r['fp']) for r in rows)
+    if tp == 0 or correct == 0:
+        return 0.0
+    sensitivity, precision = tp / n_ref, correct / n_pred
+    return 2 * sensitivity * precision / (sensitivity + precision)

@@ -42,7 +42,7 @@ def test_cli_writes_the_table_and_prints_it(frame_files, tmp_path, monkeypatch, 
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert printed == (out / 'table1.md').read_text()
-    assert printed.splitlines()[2].startswith('| T2Sag | 3 | 0.667 (0.667) | 1 |')
+    assert printed.splitlines()[2].startswith('| T2Sag | 3 (0) | 0.667 (0.667) | 1 |')
     assert sorted(p.name for p in out.iterdir() if p.is_file()) == [
         'lesions.tsv', 'table1.json', 'table1.md', 'table1.png', 'table1.tsv', 'units.tsv'
     ]  # fmt: skip

@@ -12,6 +12,7 @@ import json
 import math
 
 import matplotlib.image
+import numpy as np
 import pytest
 from evaluation_frames import UNITS, FakePredictor
 from scipy import stats
@@ -19,7 +20,7 @@ from scipy import stats
 from bids_app.config import Slot
 from bids_app.evaluation.outputs import markdown_table, write_outputs
 from bids_app.evaluation.plot import plot_table
-from bids_app.evaluation.scoring import evaluate_frames, frame_slots
+from bids_app.evaluation.scoring import RowScore, UnitEvaluation, evaluate_frames, frame_slots
 from bids_app.evaluation.subsets import Row, table_rows
 from bids_app.evaluation.table import build_table
 
@@ -109,7 +110,7 @@ def test_outputs_hold_the_table_units_and_lesions(evaluated, tmp_path):
     table = build_table(rows, evaluations)
     paths = write_outputs(tmp_path / 'out', table, evaluations, about={'model': {'name': 'x'}})
     lines = paths['table1.tsv'].read_text().splitlines()
-    assert lines[0].split('\t')[:4] == ['row', 'n_units', 'dice', 'dice_std']
+    assert lines[0].split('\t')[:4] == ['row', 'n_units', 'n_lesion_free', 'dice']
     assert [line.split('\t')[0] for line in lines[1:]] == [r.name for r in rows]
     units = paths['units.tsv'].read_text().splitlines()
     assert len(units) == 1 + 3 + 2 + 4  # header, then one line per unit and row it fills
@@ -130,8 +131,8 @@ def test_markdown_has_one_line_per_row(evaluated):
     lines = markdown_table(build_table(rows, evaluations)).splitlines()
     assert len(lines) == 2 + len(rows)
     assert lines[3] == (
-        '| T2Sag+STIR | 2 | 1.000 (0.667) | 0.5 | 1.000 (0.667) | 0.5 | 1.00 (0.00) of 2 '
-        '| 1.00 (1.00) of 2 |'
+        '| T2Sag+STIR | 2 (0) | 1.000 (0.667) | 0.5 | 1.000 (0.667) | 0.5 | 1.00 (0.00) of 2 '
+        '| 1.00 (1.00) of 2 | none |'
     )
 
 
@@ -140,3 +141,50 @@ def test_plot_is_written(evaluated, tmp_path):
     path = plot_table(tmp_path / 'table1.png', build_table(rows, evaluations), evaluations)
     # Four rows: 1.6 * 4 + 2 = 8.4 by 3.6 inches at 120 dpi.
     assert matplotlib.image.imread(path).shape == (432, 1008, 4)
+
+
+def _unit(name: str, n_ref: int, scores: dict[str, tuple[float, float, int]]) -> UnitEvaluation:
+    """A unit with ``n_ref`` conspicuous lesions; scores: row -> (dice, f1, n_pred)."""
+    return UnitEvaluation(
+        name,
+        (Slot.T2Sag, Slot.STIR),
+        np.full(n_ref, 8.0),
+        np.full(n_ref, 5.0),
+        {
+            row: RowScore((Slot.T2Sag,), d, f, math.nan, math.nan, n, np.ones(n_ref, bool))
+            for row, (d, f, n) in scores.items()
+        },
+    )
+
+
+def test_lesion_free_units_are_scored_apart():
+    # Two units with lesions, two without: one of those stays clean with both rows, the other
+    # gets 2 false-positive lesions from T2Sag alone and 1 with STIR (Dice and F1 0 there).
+    evaluations = [
+        _unit('sub-1', 2, {'T2Sag': (0.5, 0.5, 2), 'T2Sag+STIR': (0.7, 1.0, 2)}),
+        _unit('sub-2', 1, {'T2Sag': (0.6, 1.0, 1), 'T2Sag+STIR': (0.8, 1.0, 1)}),
+        _unit('sub-3', 0, {'T2Sag': (1.0, 1.0, 0), 'T2Sag+STIR': (1.0, 1.0, 0)}),
+        _unit('sub-4', 0, {'T2Sag': (0.0, 0.0, 2), 'T2Sag+STIR': (0.0, 0.0, 1)}),
+    ]
+    rows = [Row('T2Sag', (Slot.T2Sag,)), Row('T2Sag+STIR', (Slot.T2Sag, Slot.STIR))]
+    alone, stir = build_table(rows, evaluations)
+    assert (stir.n_units, stir.n_lesion_free) == (4, 2)
+    assert stir.dice == pytest.approx(0.75)  # (0.7 + 0.8) / 2: lesion-free units left out
+    assert stir.dice_t2sag == pytest.approx(0.55)
+    assert stir.f1 == 1.0
+    assert alone.f1 == pytest.approx(0.75)
+    assert stir.dice_p == pytest.approx(stats.wilcoxon([0.7, 0.8], [0.5, 0.6]).pvalue)
+    assert (stir.lesion_free_clean, stir.lesion_free_clean_t2sag) == (0.5, 0.5)
+    assert (stir.lesion_free_fp, alone.lesion_free_fp) == (0.5, 1.0)
+    line = markdown_table([stir]).splitlines()[-1]
+    assert line.startswith('| T2Sag+STIR | 4 (2) | 0.750 (0.550) |')
+    assert line.endswith('| 0.50 (0.50) of 2 |')
+
+
+def test_a_row_without_lesion_free_units_says_none():
+    evaluations = [_unit('sub-1', 1, {'T2Sag': (0.5, 1.0, 1)})]
+    (alone,) = build_table([Row('T2Sag', (Slot.T2Sag,))], evaluations)
+    assert alone.n_lesion_free == 0
+    assert math.isnan(alone.lesion_free_clean)
+    assert math.isnan(alone.lesion_free_fp)
+    assert markdown_table([alone]).splitlines()[-1].endswith('| none |')
