@@ -4,11 +4,12 @@ Usage: ``python benchmarks/model.py [--threads N] [--repeats R] [--clock-ghz GHZ
 
 For each width preset (``paper``, ``cpu``) and for 1 (T2Sag) and 6 sequences, one patch
 (48 x 48 x 320) goes through the network as inference runs it (``FoldedUNet``: absent encoders
-skipped, imputed fusion weights folded), batch 1, ``torch.inference_mode``. FLOPs are counted by
-``torch.utils.flop_counter`` (2 x multiply-accumulates of convolutions; norms and activations
-not counted). Seconds are the median of ``--repeats`` runs after one warm-up; other processes share
-the cores, so quote medians and expect noise. bfloat16 autocast is timed only where the CPU runs
-it natively (AVX512-BF16 or AMX), else reported as unsupported.
+skipped, imputed fusion weights folded), batch 1, ``torch.inference_mode``, with the weights in
+channels-last order as inference puts them on the CPU and, for comparison, in the plain order.
+FLOPs are counted by ``torch.utils.flop_counter`` (2 x multiply-accumulates of convolutions;
+norms and activations not counted). Seconds are the median of ``--repeats`` runs after one
+warm-up; other processes share the cores, so quote medians and expect noise. bfloat16 autocast
+is timed only where the CPU runs it natively (AVX512-BF16 or AMX), else reported as unsupported.
 
 The fp32 peak is the hardware's: cores x clock x FLOP per cycle, with clock and ISA flags read
 from ``/proc/cpuinfo`` (or ``--clock-ghz``) and 32 FP32 FLOP per cycle for two 256-bit FMA units
@@ -42,6 +43,23 @@ from bids_app.model.network import FoldedUNet, MultiSequenceUNet
 
 ROOT = Path(__file__).resolve().parents[1]
 PATCH = (48, 48, 320)  # (x, y, z)
+#: Weight memory formats timed: channels-last is what inference uses on the CPU
+#: (``bids_app.inference.inference_layout``), plain is PyTorch's default.
+MEMORY_FORMATS = {'channels-last': torch.channels_last_3d, 'plain': torch.contiguous_format}
+
+
+#: Printed when the default allocator is in use.
+GLIBC_NOTE = (
+    ' (the containers preload tcmalloc, about 1.3x faster here: '
+    'LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4, Debian libtcmalloc-minimal4)'
+)
+
+
+def malloc_in_use() -> str:
+    """``tcmalloc``, ``jemalloc`` or ``glibc``: which allocator this process has mapped."""
+    maps = Path('/proc/self/maps')
+    text = maps.read_text() if maps.exists() else ''
+    return next((name for name in ('tcmalloc', 'jemalloc') if f'lib{name}' in text), 'glibc')
 
 
 def cpu_peak(threads: int, clock_ghz: float | None) -> dict:
@@ -83,45 +101,53 @@ def time_call(fn, repeats: int) -> float:
 
 
 def measure(preset: str, n_seq: int, repeats: int, peak: float) -> list[dict]:
+    """One row per precision and memory format: channels-last (as inference runs) and plain."""
     config = variant_config('mean-imputation', widths=preset, patch_size=PATCH)
     model = MultiSequenceUNet(config).eval()
     net = FoldedUNet(model, SLOTS[:n_seq])
     params = sum(p.numel() for p in model.parameters())
     x = torch.randn(1, n_seq, PATCH[2], PATCH[0], PATCH[1])
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        net(x)
+    # Counted on PyTorch's own convolution op: our oneDNN shortcut is invisible to the counter.
+    with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
+        with FlopCounterMode(display=False) as counter:
+            net(x)
     gflop = counter.get_total_flops() / 1e9
     rows = []
     for precision in ('fp32', 'bf16'):
-        row = {
-            'preset': preset,
-            'sequences': n_seq,
-            'precision': precision,
-            'params_M': round(params / 1e6, 2),
-            'weights_fp16_MB': round(params * 2 / 1e6, 1),
-            'gflop_per_patch': round(gflop, 1),
-        }
-        if precision == 'bf16' and not bfloat16_supported(torch.device('cpu')):
-            rows.append({**row, 'seconds': None, 'note': 'no native bf16 on this CPU'})
-            continue
-        autocast = (
-            torch.autocast('cpu', dtype=torch.bfloat16) if precision == 'bf16' else nullcontext()
-        )
-
-        def run(autocast=autocast) -> None:
-            with torch.inference_mode(), autocast:
-                net(x)
-
-        seconds = time_call(run, repeats)
-        rate = gflop / seconds
-        rows.append(
-            {
-                **row,
-                'seconds': round(seconds, 3),
-                'gflops': round(rate, 1),
-                'pct_fp32_peak': round(100 * rate / peak, 1),
+        for memory_format in MEMORY_FORMATS:
+            row = {
+                'preset': preset,
+                'sequences': n_seq,
+                'precision': precision,
+                'memory_format': memory_format,
+                'params_M': round(params / 1e6, 2),
+                'weights_fp16_MB': round(params * 2 / 1e6, 1),
+                'gflop_per_patch': round(gflop, 1),
             }
-        )
+            if precision == 'bf16' and not bfloat16_supported(torch.device('cpu')):
+                rows.append({**row, 'seconds': None, 'note': 'no native bf16 on this CPU'})
+                continue
+            net.to(memory_format=MEMORY_FORMATS[memory_format])
+            autocast = (
+                torch.autocast('cpu', dtype=torch.bfloat16)
+                if precision == 'bf16'
+                else nullcontext()
+            )
+
+            def run(autocast=autocast) -> None:
+                with torch.inference_mode(), autocast:
+                    net(x)
+
+            seconds = time_call(run, repeats)
+            rate = gflop / seconds
+            rows.append(
+                {
+                    **row,
+                    'seconds': round(seconds, 3),
+                    'gflops': round(rate, 1),
+                    'pct_fp32_peak': round(100 * rate / peak, 1),
+                }
+            )
     return rows
 
 
@@ -162,6 +188,33 @@ def layout_profile(repeats: int) -> list[dict]:
     return rows
 
 
+def summarise_goals(rows: list[dict]) -> dict:
+    """Issue 5's goals on the channels-last rows: % of peak, and the CPU preset's speed-up."""
+    timed = {
+        (r['preset'], r['sequences'], r['precision']): r
+        for r in rows
+        if r['memory_format'] == 'channels-last' and r['seconds'] is not None
+    }
+    lines, figures = ['', 'goals (channels-last, as inference runs):'], {}
+    for n_seq in (1, 6):
+        for precision in ('fp32', 'bf16'):
+            paper, cpu = (
+                timed.get(('paper', n_seq, precision)),
+                timed.get(('cpu', n_seq, precision)),
+            )
+            if paper is None or cpu is None:
+                continue
+            speedup = paper['seconds'] / cpu['seconds']
+            key = f'{n_seq}seq_{precision}'
+            figures[key] = {'paper_pct_fp32_peak': paper['pct_fp32_peak'], 'cpu_speedup': speedup}
+            lines.append(
+                f'  {n_seq} seq {precision}: paper preset {paper["pct_fp32_peak"]:5.1f} % of the '
+                f'fp32 peak (goal {">= 60" if precision == "fp32" else ">= 100"} %), CPU preset '
+                f'{speedup:4.2f}x faster than paper (goal >= 3x)'
+            )
+    return {'lines': lines, 'figures': figures}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--threads', type=int, default=2)
@@ -170,6 +223,7 @@ def main() -> None:
     parser.add_argument('--no-layouts', action='store_true', help='skip the layout profile')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    allocator = malloc_in_use()
     peak = cpu_peak(args.threads, args.clock_ghz)
     print(
         f'CPU: {peak["cpu"]}, {args.threads} threads, torch {torch.__version__} '
@@ -180,14 +234,16 @@ def main() -> None:
         f'x {peak["flop_per_cycle"]} FLOP/cycle ({peak["isa"]}) = {peak["peak_gflops"]} GFLOP/s'
     )
     print(f'median of {args.repeats} runs after a warm-up; other processes share these cores')
+    print(f'malloc: {allocator}' + ('' if allocator != 'glibc' else GLIBC_NOTE))
     rows = []
     for preset in ('paper', 'cpu'):
         for n_seq in (1, 6):
             for row in measure(preset, n_seq, args.repeats, peak['peak_gflops']):
                 rows.append(row)
                 head = (
-                    f'{preset:5s} {n_seq} seq {row["precision"]}: {row["params_M"]:6.2f} M params '
-                    f'({row["weights_fp16_MB"]:5.1f} MB fp16), {row["gflop_per_patch"]:6.1f} GFLOP'
+                    f'{preset:5s} {n_seq} seq {row["precision"]} {row["memory_format"]:13s}: '
+                    f'{row["params_M"]:6.2f} M params ({row["weights_fp16_MB"]:5.1f} MB fp16), '
+                    f'{row["gflop_per_patch"]:6.1f} GFLOP'
                 )
                 if row['seconds'] is None:
                     print(f'{head}, {row["note"]}')
@@ -196,6 +252,9 @@ def main() -> None:
                         f'{head}, {row["seconds"]:6.2f} s/patch, {row["gflops"]:6.1f} GFLOP/s, '
                         f'{row["pct_fp32_peak"]:5.1f} % of peak'
                     )
+    goals = summarise_goals(rows)
+    for line in goals['lines']:
+        print(line)
     layouts = []
     if not args.no_layouts:
         print('\npaper-preset encoder (1 slot) at batch 1, by tensor layout:')
@@ -215,9 +274,11 @@ def main() -> None:
             'device': 'cpu',
             'patch_xyz': PATCH,
             'batch': 1,
+            'malloc': allocator,
         },
         'peak': peak,
         'rows': rows,
+        'goals': goals,
         'layouts': layouts,
     }
     out.write_text(json.dumps(result, indent=2) + '\n')

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
@@ -23,6 +23,8 @@ from bids_app.errors import InputImageError, UsageError
 from bids_app.model.card import load_model_dir
 from bids_app.model.layout import from_network_layout, to_network_layout
 from bids_app.model.network import FoldedUNet, MultiSequenceUNet
+
+ModuleT = TypeVar('ModuleT', bound=torch.nn.Module)
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +182,15 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def inference_layout(module: ModuleT) -> ModuleT:
+    """Weights in channels-last order on the CPU, so that oneDNN's convolutions read and write
+    that order directly instead of converting every activation to and from its blocked format
+    (1.5x faster for the paper preset in float32, 1.8x in bfloat16: ``benchmarks/model.py``)."""
+    if next(module.parameters()).device.type == 'cpu':
+        module.to(memory_format=torch.channels_last_3d)
+    return module
+
+
 @dataclass
 class LesionPredictor:
     """Lesion probabilities from whichever slots a subject has.
@@ -232,7 +243,15 @@ class LesionPredictor:
             logger.warning('bfloat16 is not supported natively on %s; using float32', torch_device)
             precision = 'float32'
         model, card = load_model_dir(Path(path), torch_device)
-        return cls(model, card, torch_device, tta, precision, n_threads, batch_size=batch_size)
+        return cls(
+            inference_layout(model),
+            card,
+            torch_device,
+            tta,
+            precision,
+            n_threads,
+            batch_size=batch_size,
+        )
 
     @property
     def slots(self) -> tuple[Slot, ...]:
@@ -326,7 +345,7 @@ class LesionPredictor:
 
         else:
             if given not in self._folded:
-                self._folded[given] = FoldedUNet(self.model, given)
+                self._folded[given] = inference_layout(FoldedUNet(self.model, given))
             run = self._folded[given]
         if not self.tta:
             return run

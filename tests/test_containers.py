@@ -247,6 +247,10 @@ def test_recipe_builds_from_this_dockerfile_image(recipe):
     assert set(bodies) == {'help', 'labels', 'environment', 'runscript', 'test'}
 
 
+#: tcmalloc replaces glibc's malloc in both images.
+ALLOCATOR_VARIABLES = ('LD_PRELOAD', 'TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD')
+
+
 def test_recipe_environment_matches_the_dockerfile(recipe, docker):
     exported = {}
     for line in recipe[1]['environment'].splitlines():
@@ -255,8 +259,22 @@ def test_recipe_environment_matches_the_dockerfile(recipe, docker):
     for keyword, arguments in docker:
         if keyword == 'ENV':
             docker_env.update(env_pairs(arguments))
-    for name in (*CACHE_VARIABLES, 'NIPYPE_NO_ET', 'SCLESION_MODELS', 'OMP_NUM_THREADS'):
+    same = ('NIPYPE_NO_ET', 'SCLESION_MODELS', 'OMP_NUM_THREADS', *ALLOCATOR_VARIABLES)
+    for name in (*CACHE_VARIABLES, *same):
         assert exported[name] == docker_env[name], name
+
+
+def test_tcmalloc_is_preloaded_from_the_link_the_build_makes(docker):
+    env, runs = {}, []
+    for keyword, arguments in docker:
+        if keyword == 'ENV':
+            env.update(env_pairs(arguments))
+        elif keyword == 'RUN':
+            runs.append(arguments)
+    installs = next(r for r in runs if 'apt-get install' in r)
+    assert 'libtcmalloc-minimal4' in installs
+    assert f'{env["LD_PRELOAD"]}' in installs  # the arch-independent link it preloads
+    assert int(env['TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD']) >= 2**34  # no "large alloc" noise
 
 
 def run_recipe_test(body: str, models: Path | None, tmp_path: Path) -> None:

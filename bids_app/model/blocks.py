@@ -16,6 +16,39 @@ Stride = tuple[int, int, int]
 NEGATIVE_SLOPE = 0.01
 
 
+class Conv3d(nn.Conv3d):
+    """``nn.Conv3d`` that sends every float32 CPU convolution to oneDNN.
+
+    For a batch of one with 3x3x3 kernels, PyTorch picks its generic ``slow_conv3d`` kernel
+    whenever ``N * C * D * H <= 20480`` (the 1-channel first convolution of every encoder, the
+    coarse levels of short patches), which then also adds the bias in a separate pass and returns
+    the plain memory format whatever the weights' format. oneDNN is what PyTorch uses for every
+    other shape here, so outputs agree to float rounding (``benchmarks/model.py`` measures it).
+    Autocast (bfloat16) and other devices take the usual path: oneDNN is chosen there anyway.
+    """
+
+    def _conv_forward(
+        self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        if _onednn_float32(input, weight) and self.padding_mode == 'zeros':
+            return torch.mkldnn_convolution(
+                input, weight, bias, self.padding, self.stride, self.dilation, self.groups
+            )
+        return super()._conv_forward(input, weight, bias)
+
+
+def _onednn_float32(input: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether a convolution of these tensors can go to oneDNN directly as float32."""
+    return (
+        input.device.type == 'cpu'
+        and input.dtype == weight.dtype == torch.float32
+        and not input.is_mkldnn
+        and torch.backends.mkldnn.is_available()
+        and torch.backends.mkldnn.enabled
+        and not torch.is_autocast_enabled('cpu')
+    )
+
+
 class ConvNormAct(nn.Sequential):
     """3x3x3 convolution, instance normalisation (with affine), LeakyReLU(0.01).
 
@@ -29,7 +62,7 @@ class ConvNormAct(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, stride: Stride = (1, 1, 1)) -> None:
         super().__init__(
-            nn.Conv3d(in_channels, out_channels, 3, stride=stride, padding=1),
+            Conv3d(in_channels, out_channels, 3, stride=stride, padding=1),
             # instance normalisation with affine, as GroupNorm with one group per channel: the
             # same values, and PyTorch's CPU kernel is ~30 % faster (one pass, fused affine)
             nn.GroupNorm(out_channels, out_channels, eps=1e-5),
@@ -106,7 +139,7 @@ class Decoder(nn.Module):
             for i in levels
         )
         self.stages = nn.ModuleList(Stage(2 * widths[i], widths[i], (1, 1, 1)) for i in levels)
-        self.heads = nn.ModuleList(nn.Conv3d(widths[i], n_classes, 1) for i in range(n_heads))
+        self.heads = nn.ModuleList(Conv3d(widths[i], n_classes, 1) for i in range(n_heads))
 
     def forward(
         self, bottleneck: torch.Tensor, skips: Sequence[torch.Tensor], n_outputs: int

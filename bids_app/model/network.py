@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bids_app.config import Slot
-from bids_app.model.blocks import NEGATIVE_SLOPE, ConvNormAct, Decoder, Encoder
+from bids_app.model.blocks import NEGATIVE_SLOPE, Conv3d, ConvNormAct, Decoder, Encoder
 from bids_app.model.config import ModelConfig
 from bids_app.model.imputation import (
     bottleneck_presence,
@@ -160,7 +160,7 @@ class FoldedUNet(nn.Module):
         self.fusion = copy.deepcopy(model.fusion)
         conv = model.fusion.conv
         folded = fold_fusion_weight(conv.weight.detach(), present, len(model_slots))
-        self.fusion[0] = nn.Conv3d(
+        self.fusion[0] = Conv3d(
             folded.shape[1],
             folded.shape[0],
             3,
