@@ -34,7 +34,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
 # git and curl fetch SCT and its models; gcc is in SCT's documented requirements. tcmalloc
 # replaces glibc's malloc at run time (LD_PRELOAD below): glibc hands every block above 32 MB
 # back to the kernel on free, so each inference window page-faults its activations in again;
-# tcmalloc reuses them (1.3x faster inference on two cores, lower peak memory: docs/status.md).
+# tcmalloc reuses them (1.2-1.4x faster inference on two cores, lower peak memory: docs/status.md).
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git curl bzip2 ca-certificates procps gcc \

@@ -50,7 +50,7 @@ MEMORY_FORMATS = {'channels-last': torch.channels_last_3d, 'plain': torch.contig
 
 #: Printed when the default allocator is in use.
 GLIBC_NOTE = (
-    ' (the containers preload tcmalloc, about 1.3x faster here: '
+    ' (the containers preload tcmalloc, 1.2-1.4x faster here: '
     'LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4, Debian libtcmalloc-minimal4)'
 )
 
