@@ -1,17 +1,22 @@
 """From lesion probabilities in the cord frame to a mask: threshold, near the cord, minimum size.
 
 Pure functions on cord-frame arrays (48 x 48 x Z, axes LAS, 0.5 mm); the options are recorded in
-the outputs' sidecars.
+the outputs' sidecars. :func:`resolve_options` picks the threshold and minimum lesion size: the
+command line's, else the model card's ``"postprocess"`` entry, else the built-in defaults.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
+
+from bids_app.errors import ModelCardError
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,92 @@ class PostprocessOptions:
     min_lesion_mm3: float = 1.0
     cord_margin_mm: float = 3.0
     centreline_radius_mm: float = 8.0
+
+
+#: The model card's optional ``"postprocess"`` keys and the range each value must lie in.
+CARD_KEYS = {
+    'threshold': 'strictly between 0 and 1',
+    'min_lesion_mm3': 'a finite number of at least 0',
+}
+
+
+def _in_range(key: str, value: float) -> bool:
+    if key == 'threshold':
+        return 0.0 < value < 1.0
+    return 0.0 <= value < math.inf
+
+
+def card_defaults(card: Mapping[str, Any] | None) -> dict[str, float]:
+    """The card's ``"postprocess"`` entry, checked: key -> value, absent keys left out.
+
+    Cards without the entry (all cards written before it existed) give ``{}``.
+
+    Raises
+    ------
+    ModelCardError
+        The entry is not an object, has an unknown key, or a value out of range (the message
+        names the key, not the file: :func:`bids_app.model.card.read_card` adds the file).
+
+    Examples
+    --------
+    >>> card_defaults({'postprocess': {'min_lesion_mm3': 0}})
+    {'min_lesion_mm3': 0.0}
+    >>> card_defaults({'name': 'old card'})
+    {}
+    """
+    entry = (card or {}).get('postprocess', {})
+    if not isinstance(entry, Mapping):
+        raise ModelCardError(
+            f'"postprocess" is {entry!r}; make it an object such as '
+            '{"threshold": 0.5, "min_lesion_mm3": 1.0} or remove it'
+        )
+    unknown = sorted(set(entry) - set(CARD_KEYS))
+    if unknown:
+        raise ModelCardError(
+            f'"postprocess" has unknown key(s) {unknown}; the known ones are {list(CARD_KEYS)}'
+        )
+    for key, value in entry.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not _in_range(key, float(value)):
+            raise ModelCardError(
+                f'"postprocess" {key} is {value!r}, it must be {CARD_KEYS[key]}; '
+                'correct or remove it'
+            )
+    return {key: float(value) for key, value in entry.items()}
+
+
+def resolve_options(
+    card: Mapping[str, Any] | None,
+    threshold: float | None = None,
+    min_lesion_mm3: float | None = None,
+) -> PostprocessOptions:
+    """The post-processing to use: each value given here, else the card's, else the default.
+
+    Parameters
+    ----------
+    card : mapping or None
+        The model card (``card.json``); its optional ``"postprocess"`` entry holds
+        ``threshold`` and/or ``min_lesion_mm3``. None: no card.
+    threshold : float, optional
+        ``--threshold``, when given.
+    min_lesion_mm3 : float, optional
+        ``--min-lesion-mm3`` in mm^3, when given.
+
+    Raises
+    ------
+    ModelCardError
+        See :func:`card_defaults`.
+
+    Examples
+    --------
+    >>> card = {'postprocess': {'threshold': 0.3, 'min_lesion_mm3': 2.0}}
+    >>> options = resolve_options(card, min_lesion_mm3=0.0)
+    >>> options.threshold, options.min_lesion_mm3
+    (0.3, 0.0)
+    """
+    given = {'threshold': threshold, 'min_lesion_mm3': min_lesion_mm3}
+    chosen = {**card_defaults(card), **{k: v for k, v in given.items() if v is not None}}
+    return PostprocessOptions(**chosen)
 
 
 def remove_small_lesions(mask: NDArray[np.bool_], min_voxels: int) -> NDArray[np.bool_]:

@@ -2,7 +2,9 @@
 
 Loading checks, before building anything, that the card names a known architecture and a valid
 :class:`~bids_app.model.config.ModelConfig`, that the weights' sha256 matches the card, and that
-every tensor has the shape the config implies. Only safetensors are read (never a pickle).
+every tensor has the shape the config implies, and that the optional ``"postprocess"`` defaults
+(:func:`bids_app.postprocess.resolve_options`) are in range. Only safetensors are read (never a
+pickle).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bids_app.config import CordFrameConfig
 from bids_app.errors import ModelCardError, UsageError
 from bids_app.model.config import ModelConfig
 from bids_app.model.network import ARCHITECTURES, MultiSequenceUNet
+from bids_app.postprocess import card_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +145,10 @@ def read_card(path: Path) -> dict[str, Any]:
         ModelConfig.from_dict(card['model_config'])
     except (UsageError, TypeError) as err:
         raise ModelCardError(f'{card_path}: invalid model_config ({err})') from err
+    try:
+        card_defaults(card)
+    except ModelCardError as err:
+        raise ModelCardError(f'{card_path}: {err}') from err
     return card
 
 

@@ -114,6 +114,23 @@ def test_bad_card(saved, edit, message: str) -> None:
         read_card(path)
 
 
+def test_postprocess_out_of_range_names_the_card_file(saved) -> None:
+    path, _ = saved
+    _rewrite_card(path, lambda card: card.update(postprocess={'min_lesion_mm3': -1}))
+    with pytest.raises(ModelCardError) as caught:
+        load_model_dir(path)
+    message = str(caught.value)
+    assert message.startswith(f'{path / "card.json"}: "postprocess" min_lesion_mm3 is -1,')
+    assert message.endswith('correct or remove it')
+
+
+def test_postprocess_entry_and_unknown_keys_load(saved) -> None:
+    path, _ = saved
+    entry = {'threshold': 0.35, 'min_lesion_mm3': 0}
+    _rewrite_card(path, lambda card: card.update(postprocess=entry, notes='from a later version'))
+    assert read_card(path)['postprocess'] == entry
+
+
 def test_invalid_json(saved) -> None:
     path, _ = saved
     (path / 'card.json').write_text('{')
