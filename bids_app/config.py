@@ -49,6 +49,8 @@ class RunConfig:
     """Everything one ``sclesion`` invocation was asked to do, built once from the command line.
 
     Saved next to the outputs (``sclesion.toml``) so a run can be understood and repeated.
+    ``threshold`` and ``min_lesion_mm3`` are None unless given: the model card's values, else the
+    built-in ones, apply (:func:`bids_app.postprocess.resolve_options`).
     """
 
     bids_dir: Path
@@ -65,7 +67,8 @@ class RunConfig:
     lesion_label_suffix: str | None = None
     skip_bids_validation: bool = False
     model: str | None = None
-    threshold: float = 0.5
+    threshold: float | None = None
+    min_lesion_mm3: float | None = None
     device: str = 'auto'
     tta: bool = False
     bf16: bool = False

@@ -258,6 +258,46 @@ def test_postprocess_pipeline() -> None:
     assert postprocess(prob, PostprocessOptions(threshold=0.3)).sum() == 64 + 16
 
 
+class _BlobPredictor:
+    """Stands in for the model: a 2-voxel blob (0.25 mm^3) at the centre of the crop."""
+
+    slots = (Slot.T2Sag,)
+    precision = 'float32'
+
+    def __init__(self) -> None:
+        self.card = {'name': 'blob', 'weights': {'sha256': '0' * 64}}
+
+    def predict(self, crops, coverage=None) -> np.ndarray:
+        probability = np.zeros(crops[Slot.T2Sag].shape, np.float32)
+        probability[23, 23:25, 8] = 0.9
+        return probability
+
+
+@pytest.mark.parametrize(
+    ('min_lesion_mm3', 'kept'),
+    [(0.0, 2), (0.25, 2), (0.3, 0), (None, 0)],  # None: the interface default, 1 mm^3
+)
+def test_predict_interface_removes_lesions_below_the_minimum_size(
+    tmp_path: Path, monkeypatch, min_lesion_mm3, kept
+) -> None:
+    from bids_app.frame import CordFrame
+    from bids_app.interfaces.inference import PredictLesions
+
+    monkeypatch.setattr(LesionPredictor, 'from_model_dir', lambda *a, **k: _BlobPredictor())
+    frame = CordFrame(z_mm=np.arange(16) * 0.5)
+    frame.crops[Slot.T2Sag] = np.ones((48, 48, 16), np.float32)
+    frame.coverage[Slot.T2Sag] = np.ones((48, 48, 16), bool)
+    frame.centerlines[Slot.T2Sag] = np.zeros((16, 3))
+    node = PredictLesions(
+        cordframe=str(frame.save(tmp_path / 'frame.npz')), model_dir=str(tmp_path)
+    )
+    if min_lesion_mm3 is not None:
+        node.inputs.min_lesion_mm3 = min_lesion_mm3
+    result = node.run(cwd=str(tmp_path))
+    with np.load(result.outputs.out_file) as prediction:
+        assert int(prediction['mask'].sum()) == kept
+
+
 def test_predict_interface_reports_the_precision_it_used(tmp_path: Path) -> None:
     from bids_app.frame import CordFrame
     from bids_app.interfaces.inference import PredictLesions

@@ -84,6 +84,12 @@ def test_sidecars_point_at_real_files(run, small_phantoms):
             assert (root / relative).is_file(), (sidecar.name, uri)
         if sidecar.name.endswith('_probseg.json'):
             assert content['Precision'] == 'float32'  # the default; --bf16 records bfloat16
+        if sidecar.name.endswith('_mask.json'):
+            # no flags and a card without "postprocess": the built-in values, as used
+            assert (content['Threshold'], content['MinLesionVolume']) == (0.5, 1.0)
+    for summary in out.rglob('sub-*/anat/*_desc-lesions_summary.tsv'):
+        header, row = (line.split('\t') for line in summary.read_text().splitlines())
+        assert dict(zip(header, row, strict=True))['min_lesion_mm3'] == '1'
 
 
 def test_lesion_table_matches_the_dseg(run):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bids_app import __version__
-from bids_app.cli.types import positive_int
+from bids_app.cli.types import non_negative_float, positive_int, probability
 from bids_app.config import SLOTS, Slot
 from bids_app.study.options import add_study_arguments
 from bids_app.training.options import add_training_arguments
@@ -71,13 +71,6 @@ def _existing_file(value: str) -> Path:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f'{path} is not an existing file')
     return path
-
-
-def _probability(value: str) -> float:
-    number = float(value)
-    if not 0.0 < number < 1.0:
-        raise argparse.ArgumentTypeError(f'{value} must lie strictly between 0 and 1')
-    return number
 
 
 def _device(value: str) -> str:
@@ -170,7 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
         '--model', metavar='NAME|DIR', help='a model folder or the name of a shipped model'
     )
     model.add_argument(
-        '--threshold', type=_probability, default=0.5, help='probability threshold of the mask'
+        '--threshold',
+        type=probability,
+        help="probability threshold of the mask; when not given, the model card's "
+        '"postprocess" value, else 0.5',
+    )
+    model.add_argument(
+        '--min-lesion-mm3',
+        type=non_negative_float,
+        metavar='MM3',
+        help="lesions smaller than this (mm^3) are removed; when not given, the model card's "
+        '"postprocess" value, else 1.0',
     )
     model.add_argument('--device', type=_device, default='auto', help='auto, cpu, cuda or cuda:N')
     model.add_argument(

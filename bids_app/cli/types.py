@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def positive_int(value: str) -> int:
@@ -17,4 +18,34 @@ def positive_int(value: str) -> int:
         raise argparse.ArgumentTypeError(f'{value!r} is not a whole number') from exc
     if number < 1:
         raise argparse.ArgumentTypeError(f'{value} must be at least 1')
+    return number
+
+
+def probability(value: str) -> float:
+    """A number strictly between 0 and 1 (a probability threshold).
+
+    >>> probability('0.4')
+    0.4
+    """
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f'{value!r} is not a number') from exc
+    if not 0.0 < number < 1.0:
+        raise argparse.ArgumentTypeError(f'{value} must lie strictly between 0 and 1')
+    return number
+
+
+def non_negative_float(value: str) -> float:
+    """A finite number of at least 0 (a size, a volume).
+
+    >>> non_negative_float('0')
+    0.0
+    """
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f'{value!r} is not a number') from exc
+    if not 0.0 <= number < math.inf:
+        raise argparse.ArgumentTypeError(f'{value} must be a finite number of at least 0')
     return number

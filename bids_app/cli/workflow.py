@@ -29,6 +29,7 @@ from bids_app.labels import find_cord_mask, find_lesion_label
 from bids_app.model.card import CARD_NAME, load_model_dir, read_card
 from bids_app.model.config import ModelConfig
 from bids_app.model.registry import resolve_model_dir
+from bids_app.postprocess import resolve_options
 from bids_app.progress import progress
 from bids_app.workflows.base import (
     InferenceOptions,
@@ -251,16 +252,28 @@ def _start(config: RunConfig, verbosity: int) -> None:
 
 
 def inference_options(config: RunConfig) -> InferenceOptions:
-    """The model folder (checked once, before any work) and how to run it."""
+    """The model folder (checked once, before any work) and how to run it.
+
+    The threshold and minimum lesion size are the command line's, else the model card's, else
+    the built-in defaults (:func:`bids_app.postprocess.resolve_options`).
+    """
     model_dir = resolve_model_dir(config.model)
-    load_model_dir(model_dir)
+    _, card = load_model_dir(model_dir)
+    postprocess = resolve_options(
+        card, threshold=config.threshold, min_lesion_mm3=config.min_lesion_mm3
+    )
+    logger.info(
+        'post-processing: threshold %g, lesions of at least %g mm^3',
+        postprocess.threshold,
+        postprocess.min_lesion_mm3,
+    )
     return InferenceOptions(
         model_dir=model_dir,
         device=config.device,
         tta=config.tta,
         precision='bfloat16' if config.bf16 else 'float32',
         num_threads=config.omp_nthreads,
-        threshold=config.threshold,
+        postprocess=postprocess,
     )
 
 

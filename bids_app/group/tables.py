@@ -45,6 +45,7 @@ BASE_COLUMNS: dict[str, dict[str, str]] = {
     'centerline_provider': SUMMARY_COLUMNS['centerline_provider'],
     'model': SUMMARY_COLUMNS['model'],
     'threshold': SUMMARY_COLUMNS['threshold'],
+    'min_lesion_mm3': SUMMARY_COLUMNS['min_lesion_mm3'],
     'qc_rating': {
         'Description': 'Visual QC rating (--qc-ratings); fail leaves the unit out of statistics',
         'Levels': {'pass': 'good', 'fail': 'unusable', 'artefact': 'usable with artefacts'},
@@ -174,7 +175,7 @@ def group_rows(
         }
         for key in ('slots_used', 'centerline_provider', 'model'):
             row[key] = summary.get(key)
-        for key in ('n_lesions', 'total_volume_mm3', 'threshold'):
+        for key in ('n_lesions', 'total_volume_mm3', 'threshold', 'min_lesion_mm3'):
             value = summary.get(key)
             row[key] = float(value) if value is not None else None
         if row['n_lesions'] is not None:

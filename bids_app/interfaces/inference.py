@@ -13,6 +13,8 @@ from nipype.interfaces.base import (
     traits,
 )
 
+from bids_app.postprocess import PostprocessOptions
+
 
 class _PredictInputSpec(BaseInterfaceInputSpec):
     cordframe = File(exists=True, mandatory=True, desc='the cord frame (.npz)')
@@ -23,7 +25,14 @@ class _PredictInputSpec(BaseInterfaceInputSpec):
         'float32', 'bfloat16', usedefault=True, desc='bfloat16: autocast where supported'
     )
     num_threads = traits.Int(1, usedefault=True, desc='torch intra-op threads')
-    threshold = traits.Float(0.5, usedefault=True, desc='probability threshold')
+    threshold = traits.Float(
+        PostprocessOptions.threshold, usedefault=True, desc='probability threshold'
+    )
+    min_lesion_mm3 = traits.Float(
+        PostprocessOptions.min_lesion_mm3,
+        usedefault=True,
+        desc='lesions (26-connected) smaller than this, in mm^3, are removed',
+    )
 
 
 class _PredictOutputSpec(TraitedSpec):
@@ -47,7 +56,7 @@ class PredictLesions(SimpleInterface):
 
         from bids_app.frame import CordFrame
         from bids_app.inference import LesionPredictor
-        from bids_app.postprocess import PostprocessOptions, postprocess
+        from bids_app.postprocess import postprocess
 
         started = time.perf_counter()
         frame = CordFrame.load(self.inputs.cordframe)
@@ -62,7 +71,9 @@ class PredictLesions(SimpleInterface):
         probability = predictor.predict(
             {s: frame.crops[s] for s in usable}, {s: frame.coverage[s] for s in usable}
         )
-        options = PostprocessOptions(threshold=self.inputs.threshold)
+        options = PostprocessOptions(
+            threshold=self.inputs.threshold, min_lesion_mm3=self.inputs.min_lesion_mm3
+        )
         cord = frame.cord.astype(bool) if frame.cord is not None else None
         mask = postprocess(probability, options, cord_mask=cord)
         out = Path(runtime.cwd) / 'prediction.npz'

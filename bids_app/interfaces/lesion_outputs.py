@@ -29,7 +29,8 @@ class _WriteLesionInputSpec(BaseInterfaceInputSpec):
     prediction = File(exists=True, mandatory=True, desc='probability and mask (.npz)')
     model_name = traits.Str(mandatory=True)
     model_sha256 = traits.Str(mandatory=True)
-    threshold = traits.Float(mandatory=True)
+    threshold = traits.Float(mandatory=True, desc='probability threshold of the mask')
+    min_lesion_mm3 = traits.Float(mandatory=True, desc='smallest lesion kept in the mask, mm^3')
     tta = traits.Bool(mandatory=True)
     precision = traits.Str('float32', usedefault=True, desc='precision of the forward pass')
     preproc_outputs = InputMultiObject(
@@ -115,6 +116,7 @@ class WriteLesionOutputs(SimpleInterface):
                 'Type': 'Lesion',
                 'Manual': False,
                 'Threshold': inputs.threshold,
+                'MinLesionVolume': inputs.min_lesion_mm3,
                 'Description': 'Binary MS lesion mask on the native T2Sag grid',
                 'Sources': [probseg_uri],
             },
@@ -142,6 +144,7 @@ class WriteLesionOutputs(SimpleInterface):
             'centerline_provider': providers.replace(' ', ''),
             'model': f'{inputs.model_name}@{inputs.model_sha256[:12]}',
             'threshold': inputs.threshold,
+            'min_lesion_mm3': inputs.min_lesion_mm3,
         }
         write_json(names.path('summary', '.json'), SUMMARY_COLUMNS)
         summary_path = write_tsv(names.path('summary', '.tsv'), [summary], list(SUMMARY_COLUMNS))

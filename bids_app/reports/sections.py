@@ -101,7 +101,11 @@ def _float(row: dict[str, str], key: str) -> float | None:
 
 
 def summary(ctx: UnitContext) -> str:
-    """Section 1: slots found and used, providers, model, threshold, lesion count and volume."""
+    """Section 1: slots found and used, providers, model, post-processing, lesion count, volume.
+
+    The threshold and minimum lesion size are those the summary TSV records as used (the run's
+    ``--threshold`` may be unset: the model card's value applied).
+    """
     unit, prov = ctx.unit, ctx.unit.provenance
     used = set(ctx.frame.slots) if ctx.frame is not None else set()
     if ctx.summary.get('slots_used'):
@@ -120,10 +124,13 @@ def summary(ctx: UnitContext) -> str:
     else:
         count = _float(ctx.summary, 'n_lesions')
         volume = _float(ctx.summary, 'total_volume_mm3')
+    threshold = _float(ctx.summary, 'threshold')
+    min_lesion = _float(ctx.summary, 'min_lesion_mm3')
     items = [
         ('T2Sag image (native grid)', unit.t2sag.name),
         ('model', f'{model.get("name", "n/a")} (sha256 {sha[:12]})'),
-        ('threshold', prov.get('threshold', ctx.summary.get('threshold', 'n/a'))),
+        ('threshold', threshold if threshold is not None else prov.get('threshold') or 'n/a'),
+        ('smallest lesion kept (mm³)', min_lesion if min_lesion is not None else 'n/a'),
         ('lesions found', count if count is not None else 'n/a'),
         ('total lesion volume (mm³)', volume if volume is not None else 'n/a'),
     ]

@@ -18,7 +18,7 @@ from bids_app import __version__
 from bids_app.config import RunConfig
 from bids_app.errors import DatasetError, UsageError
 from bids_app.group.tables import read_participants
-from bids_app.postprocess import PostprocessOptions
+from bids_app.postprocess import PostprocessOptions, resolve_options
 from bids_app.study.evaluate import evaluate_run
 from bids_app.study.manifest import write_manifest, write_test_units
 from bids_app.study.options import COHORT_COLUMNS, check_study_args
@@ -136,7 +136,10 @@ def run_study(
     train_slots = {u: usable[u] for u in train_units}
     runs = plan_study(train_slots, seeds, args.min_fraction)
     column, cohorts = cohorts_of(config.bids_dir, test_units, args.cohort_column)
-    options = PostprocessOptions(threshold=config.threshold)
+    # The runs' cards are written by this study and hold no "postprocess" defaults.
+    options = resolve_options(
+        None, threshold=config.threshold, min_lesion_mm3=config.min_lesion_mm3
+    )
     about = {
         **_settings(args, config, base, options),
         'seeds': seeds,

@@ -15,6 +15,7 @@ from bids_app.discovery import Unit
 from bids_app.interfaces.inference import PredictLesions
 from bids_app.interfaces.lesion_outputs import WriteLesionOutputs
 from bids_app.interfaces.outputs import CopyFile, WritePreprocOutputs
+from bids_app.postprocess import PostprocessOptions
 from bids_app.workflows.preproc import init_preproc_wf
 
 
@@ -108,7 +109,7 @@ class InferenceOptions:
     tta: bool = False
     precision: str = 'float32'
     num_threads: int = 1
-    threshold: float = 0.5
+    postprocess: PostprocessOptions = field(default_factory=PostprocessOptions)
 
 
 def init_unit_wf(
@@ -134,7 +135,9 @@ def init_unit_wf(
     crashdump_dir : Path
         Where Nipype writes this unit's crash files.
     inference : InferenceOptions
-        Model folder, device, test-time augmentation, precision, threads, threshold.
+        Model folder, device, test-time augmentation, precision, threads, and the
+        post-processing (threshold, minimum lesion size) as resolved from the command line and
+        the model card.
     """
     unit = plan.unit
     slots = [s for s in Slot if s in unit.slots]
@@ -160,7 +163,8 @@ def init_unit_wf(
             tta=inference.tta,
             precision=inference.precision,
             num_threads=inference.num_threads,
-            threshold=inference.threshold,
+            threshold=inference.postprocess.threshold,
+            min_lesion_mm3=inference.postprocess.min_lesion_mm3,
         ),
         name='predict',
         n_procs=inference.num_threads,
@@ -170,7 +174,8 @@ def init_unit_wf(
             **describe,
             subject=unit.subject,
             session=unit.session or '',
-            threshold=inference.threshold,
+            threshold=inference.postprocess.threshold,
+            min_lesion_mm3=inference.postprocess.min_lesion_mm3,
             tta=inference.tta,
         ),
         name='write_lesions',

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +137,70 @@ def test_participant_and_group_levels_together_parse(sct_example, tmp_path, caps
     argv = [str(sct_example), str(tmp_path / 'o'), 'participant', 'group', '--dry-run']
     assert main(argv) == 0
     assert 'would run participant, group' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ('option', 'value', 'message'),
+    [
+        ('--min-lesion-mm3', '-1', '-1 must be a finite number of at least 0'),
+        ('--min-lesion-mm3', 'inf', 'inf must be a finite number of at least 0'),
+        ('--min-lesion-mm3', 'big', "'big' is not a number"),
+        ('--threshold', '1', '1 must lie strictly between 0 and 1'),
+    ],
+)
+def test_post_processing_values_out_of_range_are_usage_errors(
+    tmp_path, capsys, option, value, message
+):
+    assert main([str(tmp_path), str(tmp_path / 'out'), 'participant', option, value]) == 2
+    err = capsys.readouterr().err
+    assert f'argument {option}: {message}' in err
+
+
+def _model_with_card(tiny_model: Path, folder: Path, postprocess: dict | None) -> Path:
+    shutil.copytree(tiny_model, folder)
+    card = json.loads((folder / 'card.json').read_text())
+    if postprocess is not None:
+        card['postprocess'] = postprocess
+    (folder / 'card.json').write_text(json.dumps(card))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ('postprocess', 'flags', 'expected'),
+    [
+        (None, [], (0.5, 1.0)),
+        ({'threshold': 0.3, 'min_lesion_mm3': 0}, [], (0.3, 0.0)),
+        ({'threshold': 0.3, 'min_lesion_mm3': 0}, ['--min-lesion-mm3', '2.5'], (0.3, 2.5)),
+        ({'min_lesion_mm3': 0}, ['--threshold', '0.6'], (0.6, 0.0)),
+    ],
+)
+def test_participant_post_processing_from_flags_then_card(
+    bids_tree, tiny_model, tmp_path, postprocess, flags, expected
+):
+    from bids_app.cli.parser import build_parser
+    from bids_app.cli.run import build_config
+    from bids_app.cli.workflow import inference_options
+
+    model = _model_with_card(tiny_model, tmp_path / 'model', postprocess)
+    argv = [str(bids_tree(SAG)), str(tmp_path / 'o'), 'participant', '--model', str(model), *flags]
+    config = build_config(build_parser().parse_args(argv), argv)
+    options = inference_options(config).postprocess
+    assert (options.threshold, options.min_lesion_mm3) == expected
+    # the settings file records what was asked: nothing when the card's value applies
+    asked = config.to_dict()
+    assert ('min_lesion_mm3' in asked) == ('--min-lesion-mm3' in flags)
+
+
+def test_card_postprocess_out_of_range_is_exit_2_naming_the_card(
+    bids_tree, tiny_model, tmp_path, capsys
+):
+    model = _model_with_card(tiny_model, tmp_path / 'model', {'threshold': 1.5})
+    root = bids_tree(SAG)
+    argv = [str(root), str(tmp_path / 'o'), 'participant', '--model', str(model),
+            '-w', str(tmp_path / 'w'), '--skip-bids-validation']  # fmt: skip
+    assert main(argv) == 2
+    [error] = _error_lines(capsys)
+    assert f'{model / "card.json"}: "postprocess" threshold is 1.5,' in error
 
 
 def test_memory_units():

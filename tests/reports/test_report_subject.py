@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bids_app.derivatives import SUMMARY_COLUMNS, write_tsv
 from bids_app.errors import DatasetError
 from bids_app.reports import write_subject_report
 
@@ -66,6 +67,17 @@ def test_sessions_are_subsections(synthetic_unit, tmp_path: Path):
     assert summary.index('Session M0') < summary.index('Session M12')
     sources = _images(tmp_path / 'out' / 'sub-01.html')
     assert len(sources) == len(set(sources)) == 16
+
+
+def test_summary_shows_the_post_processing_the_summary_tsv_records(synthetic_unit, tmp_path):
+    unit = synthetic_unit(session=None)
+    summary = tmp_path / 'sub-01_desc-lesions_summary.tsv'
+    write_tsv(summary, [{'threshold': 0.3, 'min_lesion_mm3': 0.0}], list(SUMMARY_COLUMNS))
+    # no --threshold given: the run's settings hold none, the card's value was used
+    unasked = replace(unit, summary=summary, provenance={**unit.provenance, 'threshold': None})
+    text = write_subject_report(tmp_path / 'out', '01', [unasked]).read_text()
+    assert re.search(r'<td>threshold</td><td class="num">0.3</td>', text)
+    assert re.search(r'<td>smallest lesion kept \(mm³\)</td><td class="num">0(\.0)?</td>', text)
 
 
 def test_zero_lesions(synthetic_unit, tmp_path: Path):
