@@ -21,6 +21,7 @@ from pathlib import Path
 from bids_app import __version__
 from bids_app.cli.parser import build_parser as build_run_parser
 from bids_app.cli.run import build_config, discover_units, setup_logging
+from bids_app.cli.types import non_negative_float, probability
 from bids_app.cli.workflow import preprocess_frames
 from bids_app.config import RunConfig
 from bids_app.errors import DatasetError, SclesionError
@@ -32,7 +33,7 @@ from bids_app.evaluation.subsets import table_rows
 from bids_app.evaluation.table import build_table
 from bids_app.inference import LesionPredictor
 from bids_app.model.registry import resolve_model_dir
-from bids_app.postprocess import PostprocessOptions
+from bids_app.postprocess import resolve_options
 
 logger = logging.getLogger('bids_app')
 
@@ -85,8 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--skip-bids-validation', action='store_true', help='skip the validator')
     parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
     parser.add_argument(
-        '--threshold', type=float, default=0.5, help='probability threshold of the mask'
-    )
+        '--threshold', type=probability,
+        help="probability threshold of the mask; when not given, the model card's, else 0.5",
+    )  # fmt: skip
+    parser.add_argument(
+        '--min-lesion-mm3', type=non_negative_float, metavar='MM3',
+        help="lesions smaller than this (mm^3) are removed; when not given, the model card's, "
+        'else 1.0',
+    )  # fmt: skip
     parser.add_argument(
         '--faint-contrast', type=_contrast, default=FAINT_CONTRAST,
         help='T2Sag contrast (crop SDs) below which a reference lesion is faint',
@@ -137,7 +144,9 @@ def evaluate(args: argparse.Namespace) -> int:
     model_dir = resolve_model_dir(args.model)
     predictor = LesionPredictor.from_model_dir(model_dir, args.device, n_threads=args.nprocs)
     rows = table_rows(predictor.slots, {name: frame_slots(path) for name, path in ready.items()})
-    options = PostprocessOptions(threshold=args.threshold)
+    options = resolve_options(
+        predictor.card, threshold=args.threshold, min_lesion_mm3=args.min_lesion_mm3
+    )
     evaluations = evaluate_frames(predictor, ready, rows, options)
     table = build_table(rows, evaluations, args.faint_contrast)
     about = {

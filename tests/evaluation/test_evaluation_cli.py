@@ -16,6 +16,16 @@ def test_missing_labels_is_a_usage_error(tmp_path, capsys):
     assert '--labels' in capsys.readouterr().err
 
 
+def test_negative_min_lesion_size_is_a_usage_error(tmp_path, capsys):
+    argv = [str(tmp_path), '--labels', str(tmp_path), '--out', str(tmp_path / 'out'),
+            '--min-lesion-mm3', '-0.5']  # fmt: skip
+    assert main(argv) == 2
+    assert 'argument --min-lesion-mm3: -0.5 must be a finite number of at least 0' in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / 'out').exists()
+
+
 def test_each_dataset_gets_its_own_frame_cache(tmp_path):
     train = frames_work_dir(tmp_path / 'work', tmp_path / 'phantoms-train')
     test = frames_work_dir(tmp_path / 'work', tmp_path / 'phantoms-test')
@@ -51,6 +61,47 @@ def test_cli_writes_the_table_and_prints_it(frame_files, tmp_path, monkeypatch, 
     assert document['model']['sha256'] == 'abc'
     assert document['postprocess']['threshold'] == 0.5
     assert document['command_line'][3:] == argv
+
+
+class SpeckPredictor(FakePredictor):
+    """FakePredictor plus a 2-voxel speck (0.25 mm^3) in the cord, away from every lesion."""
+
+    def predict(self, crops, coverage=None):
+        probability = super().predict(crops, coverage)
+        probability[23, 23:25, 14] = 0.9
+        return probability
+
+
+@pytest.mark.parametrize(
+    ('card_entry', 'flags', 'min_lesion_mm3', 'speck_kept'),
+    [
+        (None, [], 1.0, False),  # built-in default
+        (None, ['--min-lesion-mm3', '0'], 0.0, True),
+        ({'min_lesion_mm3': 0}, [], 0.0, True),  # the card's default
+        ({'min_lesion_mm3': 0}, ['--min-lesion-mm3', '0.3'], 0.3, False),  # the flag wins
+    ],
+)
+def test_min_lesion_size_from_flag_then_card(
+    frame_files, tmp_path, monkeypatch, card_entry, flags, min_lesion_mm3, speck_kept
+):
+    predictor = SpeckPredictor()
+    if card_entry is not None:
+        predictor.card['postprocess'] = card_entry
+    monkeypatch.setattr(cli, 'discover_units', lambda config: [])
+    monkeypatch.setattr(cli, 'preprocess_frames', lambda units, config, verbosity: frame_files)
+    monkeypatch.setattr(cli, 'resolve_model_dir', lambda name: tmp_path / 'model')
+    monkeypatch.setattr(cli.LesionPredictor, 'from_model_dir', lambda *a, **k: predictor)
+    out = tmp_path / 'out'
+    argv = [str(tmp_path / 'bids'), '--labels', str(tmp_path), '--out', str(out),
+            '-w', str(tmp_path / 'work'), *flags]  # fmt: skip
+    assert main(argv) == 0
+    document = json.loads((out / 'table1.json').read_text())
+    assert document['postprocess']['min_lesion_mm3'] == min_lesion_mm3
+    assert document['postprocess']['threshold'] == 0.5
+    # sub-B, T2Sag alone: the conspicuous lesion, plus the speck when it is kept
+    units = [line.split('\t') for line in (out / 'units.tsv').read_text().splitlines()]
+    [n_pred] = [row[-1] for row in units if row[:2] == ['sub-B', 'T2Sag']]
+    assert int(n_pred) == 1 + speck_kept
 
 
 @pytest.mark.slow
