@@ -21,16 +21,20 @@ def positive_int(value: str) -> int:
     return number
 
 
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f'{value!r} is not a number') from exc
+
+
 def probability(value: str) -> float:
     """A number strictly between 0 and 1 (a probability threshold).
 
     >>> probability('0.4')
     0.4
     """
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f'{value!r} is not a number') from exc
+    number = _number(value)
     if not 0.0 < number < 1.0:
         raise argparse.ArgumentTypeError(f'{value} must lie strictly between 0 and 1')
     return number
@@ -42,10 +46,19 @@ def non_negative_float(value: str) -> float:
     >>> non_negative_float('0')
     0.0
     """
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f'{value!r} is not a number') from exc
+    number = _number(value)
     if not 0.0 <= number < math.inf:
         raise argparse.ArgumentTypeError(f'{value} must be a finite number of at least 0')
+    return number
+
+
+def fraction(value: str) -> float:
+    """A number from 0 to 1, both included (a share of subjects).
+
+    >>> fraction('0.25')
+    0.25
+    """
+    number = _number(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f'{value} must lie between 0 and 1')
     return number

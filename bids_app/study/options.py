@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from bids_app.cli.types import positive_int
+from bids_app.cli.types import fraction, positive_int
 from bids_app.errors import UsageError
 from bids_app.study.plan import MIN_FRACTION
 from bids_app.training.options import TrainConfig, read_subject_list
@@ -16,21 +16,6 @@ DEFAULT_SEEDS = 3
 DEFAULT_TEST_FRACTION = 0.2
 #: participants.tsv columns taken as the cohort when --cohort-column is not given, in order.
 COHORT_COLUMNS: tuple[str, ...] = ('cohort', 'site')
-
-
-def _share(value: str) -> float:
-    """A number in [0, 1].
-
-    >>> _share('0.25')
-    0.25
-    """
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f'{value!r} is not a number') from exc
-    if not 0 <= number <= 1:
-        raise argparse.ArgumentTypeError(f'{value} must lie between 0 and 1')
-    return number
 
 
 def add_study_arguments(group: argparse._ActionsContainer) -> None:
@@ -50,7 +35,7 @@ def add_study_arguments(group: argparse._ActionsContainer) -> None:
     )
     group.add_argument(
         '--min-fraction',
-        type=_share,
+        type=fraction,
         default=MIN_FRACTION,
         help='study: train a fixed-combination model for each set of sequences that at least '
         'this share of the training subject/sessions have',
@@ -64,7 +49,7 @@ def add_study_arguments(group: argparse._ActionsContainer) -> None:
     )
     group.add_argument(
         '--test-fraction',
-        type=_share,
+        type=fraction,
         default=DEFAULT_TEST_FRACTION,
         help='study: share of subjects held out for testing, drawn with --split-seed',
     )
