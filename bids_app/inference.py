@@ -185,7 +185,7 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
 def inference_layout(module: ModuleT) -> ModuleT:
     """Weights in channels-last order on the CPU, so that oneDNN's convolutions read and write
     that order directly instead of converting every activation to and from its blocked format
-    (1.5x faster for the paper preset in float32, 1.8x in bfloat16: ``benchmarks/model.py``)."""
+    (1.26x faster for the paper preset in float32, 1.4x in bfloat16: ``benchmarks/model.py``)."""
     if next(module.parameters()).device.type == 'cpu':
         module.to(memory_format=torch.channels_last_3d)
     return module

@@ -23,7 +23,7 @@ class Conv3d(nn.Conv3d):
     whenever ``N * C * D * H <= 20480`` (the 1-channel first convolution of every encoder, the
     coarse levels of short patches), which then also adds the bias in a separate pass and returns
     the plain memory format whatever the weights' format. oneDNN is what PyTorch uses for every
-    other shape here, so outputs agree to float rounding (``benchmarks/model.py`` measures it).
+    other shape here, so outputs agree to float rounding (tests/model/test_model_blocks.py).
     Autocast (bfloat16) and other devices take the usual path: oneDNN is chosen there anyway.
     """
 
@@ -45,8 +45,15 @@ def _onednn_float32(input: torch.Tensor, weight: torch.Tensor) -> bool:
         and not input.is_mkldnn
         and torch.backends.mkldnn.is_available()
         and torch.backends.mkldnn.enabled
-        and not torch.is_autocast_enabled('cpu')
+        and not _cpu_autocast()
     )
+
+
+def _cpu_autocast() -> bool:
+    try:
+        return torch.is_autocast_enabled('cpu')
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled()
 
 
 class ConvNormAct(nn.Sequential):
