@@ -162,6 +162,36 @@ def unit_lock(output_dir: Path, subject: str, session: str | None) -> Path:
     return output_dir / unit_folder(subject, session).parent / '.sclesion.lock'
 
 
+#: ``mkstemp`` names of :func:`atomic_write`: ``.<final name>.<8 random characters>[suffix]``.
+_INTERRUPTED_WRITE = re.compile(r'^\..+\.[a-z0-9_]{8}(\.[A-Za-z0-9.]+)?$')
+
+
+def remove_interrupted_writes(folder: Path) -> list[Path]:
+    """Delete what killed writes left in ``folder`` (recursively); return what was deleted.
+
+    Only call it while holding the folder's unit lock: then no other process is writing there.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ('.x_mask.nii.gz.k2j4_9ab.nii.gz', '.sclesion.lock', 'x_mask.nii.gz'):
+    ...     _ = (root / name).write_text('')
+    >>> [p.name for p in remove_interrupted_writes(root)]
+    ['.x_mask.nii.gz.k2j4_9ab.nii.gz']
+    """
+    if not folder.is_dir():
+        return []
+    leftovers = [
+        p
+        for p in folder.rglob('.*')
+        if p.is_file() and not p.is_symlink() and _INTERRUPTED_WRITE.match(p.name)
+    ]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
 def held_elsewhere(lock: Path) -> bool:
     """Whether another process holds ``lock`` now (False when the file does not exist)."""
     if not lock.is_file():

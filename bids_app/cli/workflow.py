@@ -19,6 +19,7 @@ from bids_app.config import RunConfig, Slot
 from bids_app.derivatives import (
     check_writable,
     ensure_dataset_description,
+    remove_interrupted_writes,
     unit_folder,
     unit_lock,
 )
@@ -366,6 +367,8 @@ def unit_locks(
             continue
         handles.append(handle)
         held.append(plan)
+        for leftover in remove_interrupted_writes(path.parent):
+            logger.info('removed %s, left by an interrupted run', leftover)
     try:
         yield held, busy
     finally:
