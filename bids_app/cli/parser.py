@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from bids_app import __version__
-from bids_app.cli.types import non_negative_float, positive_int, probability
+from bids_app.cli.types import bids_filter, non_negative_float, positive_int, probability
 from bids_app.config import SLOTS, Slot
 from bids_app.study.options import add_study_arguments
 from bids_app.training.options import add_training_arguments
@@ -32,31 +30,6 @@ def _to_gb(value: str) -> float:
         )
     number, unit = float(match.group(1)), match.group(2) or 'm'
     return number * {'k': 1e-6, 'm': 1e-3, 'g': 1.0, 't': 1e3}[unit]
-
-
-def _bids_filter(value: str) -> dict[str, dict[str, Any]]:
-    """Read and check a ``--bids-filter-file``: keys are slot names, values entity dicts."""
-    path = Path(value)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f'filter file {path} does not exist')
-    try:
-        filters = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise argparse.ArgumentTypeError(f'filter file {path} is not valid JSON: {exc}') from exc
-    if not isinstance(filters, dict):
-        raise argparse.ArgumentTypeError(
-            f'filter file {path} must hold a JSON object {{"<slot>": {{"<entity>": value}}}}'
-        )
-    for key, query in filters.items():
-        if key not in SLOTS:
-            raise argparse.ArgumentTypeError(
-                f'filter file {path}: unknown slot {key!r}; use one of {", ".join(SLOTS)}'
-            )
-        if not isinstance(query, dict):
-            raise argparse.ArgumentTypeError(
-                f'filter file {path}: the value of {key!r} must be an object of entities'
-            )
-    return filters
 
 
 def _existing_dir(value: str) -> Path:
@@ -120,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bids.add_argument(
         '--bids-filter-file',
-        type=_bids_filter,
+        type=bids_filter,
         metavar='FILE',
         help='JSON {"<slot>": {"<entity>": value}} replacing the default query of a slot '
         f'(slots: {", ".join(SLOTS)}; null = entity absent, "*" = any value)',

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
+from pathlib import Path
+from typing import Any
+
+from bids_app.config import SLOTS
 
 
 def positive_int(value: str) -> int:
@@ -62,3 +67,28 @@ def fraction(value: str) -> float:
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f'{value} must lie between 0 and 1')
     return number
+
+
+def bids_filter(value: str) -> dict[str, dict[str, Any]]:
+    """Read and check a ``--bids-filter-file``: keys are slot names, values entity dicts."""
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f'filter file {path} does not exist')
+    try:
+        filters = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f'filter file {path} is not valid JSON: {exc}') from exc
+    if not isinstance(filters, dict):
+        raise argparse.ArgumentTypeError(
+            f'filter file {path} must hold a JSON object {{"<slot>": {{"<entity>": value}}}}'
+        )
+    for key, query in filters.items():
+        if key not in SLOTS:
+            raise argparse.ArgumentTypeError(
+                f'filter file {path}: unknown slot {key!r}; use one of {", ".join(SLOTS)}'
+            )
+        if not isinstance(query, dict):
+            raise argparse.ArgumentTypeError(
+                f'filter file {path}: the value of {key!r} must be an object of entities'
+            )
+    return filters

@@ -47,6 +47,7 @@ def save_image(data: NDArray, affine: NDArray, path: str | Path, *, dtype=None) 
     img = nib.Nifti1Image(np.asarray(data, dtype=dtype) if dtype else data, affine)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
+    img.header.set_xyzt_units('mm', 'sec')
     suffix = ''.join(path.suffixes[-2:]) if path.name.endswith('.nii.gz') else path.suffix
     atomic_write(path, img.to_filename, suffix=suffix)
     return path

@@ -1,0 +1,108 @@
+"""Which images of a BIDS dataset can take inserted lesions: those with a cord mask.
+
+Discovery is the app's own (the same slots, filters and header rules as ``participant``), so a
+dataset prepared here is read back exactly as it was written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bids_app.config import SLOTS, Slot
+from bids_app.discovery import assign_slots, select_units
+from bids_app.labels import find_cord_mask
+from bids_app.validation import index_dataset
+
+logger = logging.getLogger(__name__)
+
+#: Slots whose images can stand in for a missing sagittal T2w (``--pseudo-sagittal``).
+PSEUDO_SAGITTAL_FROM = (Slot.T2Ax, Slot.T2starAx)
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    """One image to copy, its cord mask, and whether it stands in for the sagittal T2w."""
+
+    slot: Slot
+    path: Path
+    mask: Path
+    pseudo: bool = False
+
+
+@dataclass
+class SourceUnit:
+    """One subject/session whose images get lesions; ``images[0]`` is the first reference."""
+
+    subject: str
+    session: str | None
+    images: list[SourceImage] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f'sub-{self.subject}' + (f'_ses-{self.session}' if self.session else '')
+
+    @property
+    def references(self) -> list[int]:
+        """Indices of the images that carry the lesion label (T2Sag, one per slab)."""
+        return [k for k, image in enumerate(self.images) if image.slot == Slot.T2Sag]
+
+
+def _with_masks(
+    slots: Mapping[Slot, list[Path]], bids_dir: Path, masks_dir: Path, unit: str
+) -> list[SourceImage]:
+    images = []
+    for slot in SLOTS:
+        for path in slots.get(slot, []):
+            mask = find_cord_mask(path, bids_dir, masks_dir)
+            if mask is None:
+                logger.warning('%s: %s has no cord mask in %s; left out', unit, path, masks_dir)
+            else:
+                images.append(SourceImage(slot, path, mask))
+    return images
+
+
+def plan_units(
+    bids_dir: Path,
+    masks_dir: Path,
+    *,
+    participant_labels: Sequence[str] = (),
+    bids_filters: Mapping[str, Mapping[str, Any]] | None = None,
+    pseudo_sagittal: bool = False,
+) -> list[SourceUnit]:
+    """Every subject/session with a sagittal T2w (or, with ``pseudo_sagittal``, an axial T2w or
+    T2*w standing in for it) whose images have cord masks.
+
+    A stand-in is the axial image itself, written a second time as ``acq-pseudosag_T2w``: real
+    anatomy for the sagittal encoder where a dataset has only axial scans.
+    """
+    bids_dir, masks_dir = bids_dir.absolute(), masks_dir.absolute()
+    layout = index_dataset(bids_dir)
+    planned = []
+    for subject, session in select_units(layout, participant_labels or None, None):
+        unit = assign_slots(layout, subject, session, bids_filters=bids_filters)
+        if unit.error:
+            logger.warning('%s left out: %s', unit.name, unit.error)
+            continue
+        images = _with_masks(unit.slots, bids_dir, masks_dir, unit.name)
+        source = SourceUnit(unit.subject, unit.session, images)
+        if not source.references and pseudo_sagittal:
+            stand_in = next((i for i in images if i.slot in PSEUDO_SAGITTAL_FROM), None)
+            if stand_in is not None:
+                source.images.insert(
+                    0, SourceImage(Slot.T2Sag, stand_in.path, stand_in.mask, True)
+                )
+        if not source.references:
+            logger.warning(
+                '%s left out: no sagittal T2w with a cord mask%s',
+                unit.name,
+                '' if pseudo_sagittal else ' (--pseudo-sagittal uses an axial image instead)',
+            )
+            continue
+        first = source.references[0]
+        source.images.insert(0, source.images.pop(first))
+        planned.append(source)
+    return planned
