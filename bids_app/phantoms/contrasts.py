@@ -9,10 +9,11 @@ on T2w, STIR and T2*w, iso- to hypo-intense on T1w and UNIT1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from bids_app.config import Slot
 from bids_app.phantoms.tissues import Tissue
@@ -96,6 +97,35 @@ CONTRASTS: dict[Slot, Contrast] = {
 }
 
 
+#: Where grey matter sits between white matter (0) and a conspicuous lesion (1), per image: from a
+#: little darker than white matter to close to a lesion, so that a bright cord centre is never a
+#: cue for a lesion (real T2*w shows a bright butterfly, real T2w often a faint one).
+GM_POSITION = (-0.3, 0.7)
+#: Multiplicative spread of white matter and CSF per image, and of the signal-to-noise ratio
+#: (about 1.5 T to 7 T).
+WM_SPREAD = (0.9, 1.1)
+CSF_SPREAD = (0.85, 1.2)
+SNR_SPREAD = (0.5, 2.0)
+
+
+def vary_contrast(contrast: Contrast, rng: np.random.Generator) -> Contrast:
+    """The same sequence on another scanner and protocol: grey matter, white matter, CSF and
+    noise drawn anew for one image.
+
+    Examples
+    --------
+    >>> varied = vary_contrast(CONTRASTS[Slot.T2Sag], np.random.default_rng(0))
+    >>> varied.tissue[Tissue.GM] != CONTRASTS[Slot.T2Sag].tissue[Tissue.GM]
+    True
+    """
+    tissue = dict(contrast.tissue)
+    tissue[Tissue.WM] *= float(rng.uniform(*WM_SPREAD))
+    tissue[Tissue.CSF] *= float(rng.uniform(*CSF_SPREAD))
+    position = float(rng.uniform(*GM_POSITION))
+    tissue[Tissue.GM] = tissue[Tissue.WM] + position * (contrast.lesion - tissue[Tissue.WM])
+    return replace(contrast, tissue=tissue, snr=contrast.snr * float(rng.uniform(*SNR_SPREAD)))
+
+
 #: Standard deviation of the multiplicative tissue texture (fibres, fascia, trabecular bone).
 TEXTURE: dict[Tissue, float] = {
     Tissue.FAT: 0.08, Tissue.MUSCLE: 0.14, Tissue.VISCERA: 0.15, Tissue.LUNG: 0.3,
@@ -152,3 +182,43 @@ def add_rician_noise(
     real = signal + rng.normal(0.0, sigma, signal.shape)
     imag = rng.normal(0.0, sigma, signal.shape)
     return np.hypot(real, imag).astype(np.float32)
+
+
+#: Chance that an image shows CSF flow voids, their correlation length (mm), the share of CSF
+#: they cover and how much signal they keep.
+P_FLOW_VOIDS = 0.5
+FLOW_VOID_MM = 2.5
+FLOW_VOID_COVER = (0.05, 0.3)
+FLOW_VOID_SIGNAL = (0.15, 0.6)
+
+
+def flow_voids(
+    csf: NDArray[np.bool_],
+    shape: tuple[int, int, int],
+    voxel_mm: NDArray[np.floating],
+    rng: np.random.Generator,
+) -> NDArray[np.float32]:
+    """Multiplicative field of CSF flow voids (pulsating CSF loses signal on spin echo), or ones.
+
+    Parameters
+    ----------
+    csf : (N,) bool
+        CSF voxels, flattened from ``shape``.
+    shape : (int, int, int)
+    voxel_mm : (3,) float
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    (N,) float32
+        1 outside the voids, a drawn fraction inside them.
+    """
+    if rng.random() >= P_FLOW_VOIDS or not csf.any():
+        return np.ones(csf.shape, np.float32)
+    field = ndimage.gaussian_filter(
+        rng.standard_normal(shape, dtype=np.float32), FLOW_VOID_MM / np.asarray(voxel_mm)
+    ).ravel()
+    cut = np.quantile(field[csf], 1.0 - rng.uniform(*FLOW_VOID_COVER))
+    out = np.ones(csf.shape, np.float32)
+    out[csf & (field > cut)] = rng.uniform(*FLOW_VOID_SIGNAL)
+    return out

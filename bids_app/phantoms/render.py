@@ -24,11 +24,15 @@ from bids_app.phantoms.contrasts import (
     TEXTURE_MM,
     add_rician_noise,
     bias_field,
+    flow_voids,
     texture_amplitude,
+    vary_contrast,
 )
 from bids_app.phantoms.lesions import Lesion, lesion_at
 from bids_app.phantoms.tissues import Tissue, is_spinal_cord, tissue_at
 
+#: Sequences whose CSF shows flow voids (fast spin echo: T2w and STIR).
+FLOW_VOID_SLOTS = (Slot.T2Sag, Slot.STIR, Slot.T2Ax)
 #: Largest spacing (mm) between sub-samples along a voxel axis; every axis gets at least 3.
 SUBSAMPLE_STEP_MM = 1.0
 #: Steepest slope of the cord (mm of A-P or L-R shift per mm of z) that the near-cord test allows.
@@ -128,7 +132,7 @@ def render(
     Rendered
         Image and masks on the grid ``acq.shape``.
     """
-    contrast = CONTRASTS[acq.slot]
+    contrast = vary_contrast(CONTRASTS[acq.slot], rng)
     table = contrast.table()
     lesion_values = contrast.lesion_values(np.array([les.strength for les in lesions]))
     vox2body = np.linalg.inv(acq.body_to_world) @ acq.affine
@@ -161,6 +165,8 @@ def render(
         cord[idx] = is_spinal_cord(t).reshape(-1, n_sub).mean(axis=1)
         lesion[idx] = (lid > 0).reshape(-1, n_sub).mean(axis=1)
 
+    if acq.slot in FLOW_VOID_SLOTS:
+        signal *= flow_voids(tissue == Tissue.CSF, acq.shape, voxel_mm, rng)
     # Tissue texture, then the point-spread function (in-plane blur of about half a voxel).
     texture = ndimage.gaussian_filter(
         rng.standard_normal(acq.shape, dtype=np.float32), TEXTURE_MM / voxel_mm

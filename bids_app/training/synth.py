@@ -58,6 +58,9 @@ class SynthParams:
         Slice thickness ranges in mm of sagittal, axial and 3D slots.
     p_noise, noise_std : float, float
         Rician noise, std uniform in ``[0, noise_std]`` of the [0, 1] intensity range.
+    p_gibbs, gibbs_keep : float, (float, float)
+        Gibbs ringing: the spectrum along one axis cut to a fraction in ``gibbs_keep`` (a ringing
+        band beside the cord's edge is a classic false lesion on sagittal T2w).
     """
 
     p_remap: float = 0.5
@@ -72,6 +75,8 @@ class SynthParams:
     isotropic_mm: tuple[float, float] = (0.5, 1.5)
     p_noise: float = 0.5
     noise_std: float = 0.08
+    p_gibbs: float = 0.2
+    gibbs_keep: tuple[float, float] = (0.25, 0.6)
 
     def thickness(self, slot: Slot) -> tuple[float, float]:
         """Thickness range in mm for a slot's acquisition plane."""
@@ -165,6 +170,32 @@ def thick_slices(u: torch.Tensor, axes: tuple[int, ...], factor: float) -> torch
     return F.interpolate(small, size=tuple(u.shape), mode='trilinear')[0, 0]
 
 
+def gibbs_ringing(u: torch.Tensor, axis: int, keep: float) -> torch.Tensor:
+    """Truncate one image's spectrum along ``axis`` to the lowest ``keep`` of its frequencies.
+
+    Parameters
+    ----------
+    u : Tensor, shape (z, x, y)
+    axis : {0, 1, 2}
+    keep : float
+        Fraction of the frequencies kept (0 < keep <= 1).
+
+    Examples
+    --------
+    >>> step = torch.zeros(1, 32, 1); step[:, 16:] = 1
+    >>> ringing = gibbs_ringing(step, 1, 0.4)[0, :, 0]
+    >>> bool(ringing.max() > 1.05), bool(ringing.min() < -0.05)  # over- and undershoot
+    (True, True)
+    """
+    spectrum = torch.fft.rfft(u.float(), dim=axis)
+    n = spectrum.shape[axis]
+    cut = max(1, round(n * keep))
+    index = [slice(None)] * 3
+    index[axis] = slice(cut, None)
+    spectrum[tuple(index)] = 0
+    return torch.fft.irfft(spectrum, n=u.shape[axis], dim=axis).to(u.dtype)
+
+
 def randomise_contrast(
     images: torch.Tensor,
     mask: torch.Tensor,
@@ -215,7 +246,10 @@ def randomise_contrast(
     )
     noisy = chance(generator, (n,), params.p_noise) & present
     noise_std = uniform(generator, (n,), 0.0, params.noise_std)
-    rows = (remap | bias | thick | noisy).nonzero().squeeze(1)
+    ringing = chance(generator, (n,), params.p_gibbs) & present
+    ring_axis = torch.randint(0, 3, (n,), generator=generator, device=generator.device)
+    ring_keep = uniform(generator, (n,), *params.gibbs_keep)
+    rows = (remap | bias | thick | noisy | ringing).nonzero().squeeze(1)
     if len(rows) == 0:
         return images
 
@@ -233,6 +267,8 @@ def randomise_contrast(
         factor = float(thickness[row]) / voxel_mm
         if bool(thick[row]) and factor > 1:
             u[k] = thick_slices(u[k], SLICE_AXES[slot_of[row]], factor)
+        if bool(ringing[row]):
+            u[k] = gibbs_ringing(u[k], int(ring_axis[row]), float(ring_keep[row]))
     std = torch.where(noisy[rows], noise_std[rows], 0.0)[:, None, None, None]
     real = torch.randn(u.shape, generator=generator, device=u.device, dtype=u.dtype)
     imaginary = torch.randn(u.shape, generator=generator, device=u.device, dtype=u.dtype)
