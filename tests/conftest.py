@@ -35,6 +35,12 @@ def gm_challenge() -> Path:
     return _shared('gm-challenge-t2s')
 
 
+@pytest.fixture(scope='session')
+def axial_extra() -> Path:
+    """``../shared/data/axial-extra``: whole-neck and 7 T axial images (skips when absent)."""
+    return _shared('axial-extra')
+
+
 #: Voxel sizes and axis codes of typical spine acquisitions, for tiny header-only test images.
 GEOMETRIES = {
     'sagittal': ((3.0, 0.7, 0.7), 'RAS'),

@@ -4,7 +4,8 @@
    kept as they are), in the image's own rotation snapped to R, A, S (:mod:`.grid`).
 2. Score every pixel as the centre of a cord: dark ellipse inside a bright ring, or the reverse
    for T1-like contrast (:mod:`.scores`), less a penalty away from the body's left-right mirror
-   line (:mod:`.symmetry`), plus the edge grades of the score's best peaks (:mod:`.candidates`).
+   line (:mod:`.symmetry`) and one just under the skin (:mod:`.body`), plus the edge grades of
+   the score's best peaks (:mod:`.candidates`).
 3. Choose one pixel per slice by dense dynamic programming (Viterbi): the path maximises the
    summed score minus an elastic penalty on its in-plane slope, so that it follows a continuous
    cord through noisy or ambiguous slices.
@@ -23,11 +24,12 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from bids_app.centerline.base import Centerline
+from bids_app.centerline.body import skin_penalty
 from bids_app.centerline.candidates import edge_grade, edge_grades
-from bids_app.centerline.grid import sample_on_grid, working_grid
+from bids_app.centerline.grid import WorkingGrid, sample_on_grid, working_grid
 from bids_app.centerline.refine import recentre
 from bids_app.centerline.scores import canal_score, normalise, ring_score
-from bids_app.centerline.smoothing import smooth_centerline
+from bids_app.centerline.smoothing import resample_centerline, smooth_centerline
 from bids_app.centerline.symmetry import midline
 from bids_app.errors import InputImageError
 
@@ -39,6 +41,13 @@ MIDLINE_TOLERANCE_MM = 6.0
 MIN_SYMMETRY = 0.2
 #: Weight of the edge grades of the dense score's peaks (:mod:`.candidates`) in the score.
 GRADE_WEIGHT = 1.0
+#: Around a prior centreline (the sagittal T2w's, in world space) the cord is searched freely
+#: within this in-plane distance (mm): real shifts between series are a few mm, patient motion
+#: between them up to about a centimetre. The penalty then rises to its full weight at twice it.
+CORRIDOR_MM = 12.0
+PRIOR_WEIGHT = 3.0
+#: Weight of the penalty for lying just under the skin (:mod:`.body`).
+SKIN_WEIGHT = 2.0
 #: Confidence above which a slice counts as showing the cord (for the z extent).
 VISIBLE_CONFIDENCE = 0.5
 
@@ -143,6 +152,29 @@ def _off_midline_penalty(
     return (ramp * (strength >= MIN_SYMMETRY))[:, None, :].astype(np.float32)
 
 
+def off_prior_penalty(prior: Centerline, grid: WorkingGrid) -> NDArray[np.float32]:
+    """(nu, nv, nw) penalty, 0 to 1, for lying far from a prior centreline in the axial plane.
+
+    0 within :data:`CORRIDOR_MM` of the prior's ``(x, y)`` at the slice's world z (the prior is
+    extended beyond its ends as :func:`.smoothing.resample_centerline` does), 1 at twice that.
+    """
+    nu, nv, nw = grid.shape
+    u, v = np.meshgrid(np.arange(nu, dtype=float), np.arange(nv, dtype=float), indexing='ij')
+    out = np.empty(grid.shape, np.float32)
+    centres = np.column_stack(
+        [np.full(nw, (nu - 1) / 2), np.full(nw, (nv - 1) / 2), np.arange(nw)]
+    )
+    z = (centres @ grid.vox2world[:3, :3].T + grid.vox2world[:3, 3])[:, 2]
+    prior_xy = resample_centerline(prior, z)[:, :2]
+    for w in range(nw):
+        x = grid.vox2world[0, 0] * u + grid.vox2world[0, 1] * v + grid.vox2world[0, 2] * w
+        y = grid.vox2world[1, 0] * u + grid.vox2world[1, 1] * v + grid.vox2world[1, 2] * w
+        distance = np.hypot(x + grid.vox2world[0, 3] - prior_xy[w, 0],
+                            y + grid.vox2world[1, 3] - prior_xy[w, 1])  # fmt: skip
+        out[:, :, w] = np.clip(distance / CORRIDOR_MM - 1.0, 0.0, 1.0)
+    return out
+
+
 def _visible_extent(
     z: NDArray[np.float64], confidence: NDArray[np.float64]
 ) -> tuple[float, float]:
@@ -167,6 +199,7 @@ def detect_centerline(
     stiffness: float = 0.5,
     max_slope: float = 1.5,
     smoothing_mm: float = 8.0,
+    prior: Centerline | None = None,
 ) -> Centerline:
     """Find the spinal cord's centreline in an image of any orientation, without any model.
 
@@ -187,6 +220,9 @@ def detect_centerline(
         Steepest in-plane move per mm of z the path may make.
     smoothing_mm : float
         Gaussian sigma along z of the final robust smoothing, in mm.
+    prior : Centerline, optional
+        Where the cord is expected (the sagittal T2w's centreline, world space): the search
+        stays within about :data:`CORRIDOR_MM` of it.
 
     Returns
     -------
@@ -219,6 +255,9 @@ def detect_centerline(
     score = ndimage.gaussian_filter(score, (1.5 / inplane_mm, 1.5 / inplane_mm, sigma_w))
     u_mid, strength = midline(values, valid, grid.spacing_mm)
     score = score - _off_midline_penalty(u_mid, strength, grid.shape, grid.spacing_mm)
+    score = score - SKIN_WEIGHT * skin_penalty(values, valid, grid.spacing_mm)
+    if prior is not None:
+        score = score - PRIOR_WEIGHT * off_prior_penalty(prior, grid)
     sizes = np.linalg.norm(affine[:3, :3], axis=0)
     smoothed = ndimage.gaussian_filter(data.astype(np.float32), 0.5 / sizes, mode='nearest')
     score = score + GRADE_WEIGHT * edge_grades(

@@ -83,3 +83,20 @@ def test_confidence_is_low_without_a_cord():
     image = ndimage.gaussian_filter(rng.standard_normal((60, 60, 30)), 3.0) + 10.0
     cl = detect_centerline(image, np.eye(4), 'T2')
     assert np.median(cl.confidence) < 0.5
+
+
+def test_off_prior_penalty_is_a_corridor():
+    """0 within CORRIDOR_MM of the prior, 1 from twice that; the prior held beyond its ends."""
+    from bids_app.centerline.base import Centerline
+    from bids_app.centerline.builtin import CORRIDOR_MM, off_prior_penalty
+    from bids_app.centerline.grid import WorkingGrid
+
+    vox2world = np.eye(4)
+    vox2world[:3, 3] = (-50.0, -50.0, 0.0)
+    grid = WorkingGrid(vox2world, (101, 101, 3), (1.0, 1.0, 1.0))
+    prior = Centerline(np.array([[10.0, 0.0, 1.0]]), np.ones(1), (1.0, 1.0))
+    penalty = off_prior_penalty(prior, grid)
+    assert penalty[60, 50, 0] == 0.0  # on the prior (x = 10 mm)
+    assert penalty[60 + int(CORRIDOR_MM) - 1, 50, 2] == 0.0
+    assert penalty[60 + int(1.5 * CORRIDOR_MM), 50, 1] == pytest.approx(0.5)
+    assert penalty[60 - 2 * int(CORRIDOR_MM) - 1, 50, 1] == 1.0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bids_app.centerline import centerline_from_mask, detect_centerline, resample_centerline
+from bids_app.centerline.base import Centerline
 
 SCT = [
     ('sub-errsm30', 'sub-errsm30_T2w', '_label-SC_seg', 'T2'),
@@ -79,3 +80,32 @@ def test_small_field_of_view_meets_targets(gm_challenge, sub, offset_mm):
     distance = np.linalg.norm(fit[:, :2] - truth.xyz_mm[:, :2], axis=1)
     assert np.median(distance) <= 1.5
     assert np.percentile(distance, 95) <= 3.0
+
+
+def test_whole_neck_gre_needs_the_sagittal_prior(axial_extra):
+    """sub-tut05's MT-on GRE (230 mm field of view, faint CSF): alone the detector locks onto
+    the back of the neck; with a prior 5 mm off the cord (as far as a sagittal T2w's cord from
+    another series) it meets the targets of issue 19."""
+    stem = 'sub-tut05_acq-MTon_MTS'
+    image = nib.load(axial_extra / 'sub-tut05' / 'anat' / f'{stem}.nii.gz')
+    mask = nib.load(
+        axial_extra
+        / 'derivatives'
+        / 'labels'
+        / 'sub-tut05'
+        / 'anat'
+        / f'{stem}_label-SC_seg.nii.gz'
+    )
+    truth = centerline_from_mask(np.asarray(mask.dataobj), mask.affine)
+    shifted = truth.xyz_mm + np.array([3.5, 3.5, 0.0])
+    prior = Centerline(shifted, truth.confidence, truth.z_extent_mm)
+    data = image.get_fdata(dtype=np.float32)
+    for guide, limit in ((None, None), (prior, 1.0)):
+        detected = detect_centerline(data, image.affine, 'T2', prior=guide)
+        fit = resample_centerline(detected, truth.z_mm)
+        distance = np.linalg.norm(fit[:, :2] - truth.xyz_mm[:, :2], axis=1)
+        if limit is None:
+            assert np.median(distance) > 10.0  # documents the failure the prior fixes
+        else:
+            assert np.median(distance) <= limit
+            assert np.percentile(distance, 95) <= 2.0
