@@ -62,6 +62,7 @@ class RunConfig:
     session_labels: tuple[str, ...] = ()
     bids_filters: dict[str, dict[str, Any]] = field(default_factory=dict)
     ignore: tuple[Slot, ...] = ()
+    force_sequences: bool = False
     cord_masks: Path | None = None
     labels: Path | None = None
     lesion_label_suffix: str | None = None

@@ -24,6 +24,10 @@ SUMMARY_COLUMNS = {
     'participant_id': {'Description': 'Participant label with its sub- prefix'},
     'session_id': {'Description': 'Session label with its ses- prefix, n/a without sessions'},
     'slots_used': {'Description': 'Comma-separated sequence slots the model was given'},
+    'slots_dropped': {
+        'Description': 'Slots found but left out of inference, each with its reason '
+        '("slot: reason", semicolon-separated), n/a when none'
+    },
     'n_lesions': {'Description': 'Number of lesions (26-connected components of the mask)'},
     'total_volume_mm3': {'Description': 'Total lesion volume', 'Units': 'mm^3'},
     'centerline_provider': {'Description': 'Centreline provider of each slot, slot:provider'},

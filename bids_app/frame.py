@@ -41,6 +41,8 @@ class CordFrame:
         T2Sag cord mask, when a mask-based provider gave one.
     providers : dict
         Slot -> centreline provider.
+    dropped : dict
+        Slot -> why it is left out of inference (its centreline cannot be trusted).
     """
 
     z_mm: NDArray[np.float64]
@@ -50,6 +52,7 @@ class CordFrame:
     labels: NDArray[np.uint8] | None = None
     cord: NDArray[np.uint8] | None = None
     providers: dict[Slot, str] = field(default_factory=dict)
+    dropped: dict[Slot, str] = field(default_factory=dict)
 
     @property
     def slots(self) -> list[Slot]:
@@ -67,6 +70,8 @@ class CordFrame:
             arrays['labels'] = self.labels
         if self.cord is not None:
             arrays['cord'] = self.cord
+        for slot, why in self.dropped.items():
+            arrays[f'dropped_{slot}'] = np.asarray(why)
         np.savez(path, **arrays)
         return path
 
@@ -80,6 +85,8 @@ class CordFrame:
                     frame.coverage[slot] = data[f'coverage_{slot}']
                     frame.centerlines[slot] = data[f'centerline_{slot}']
                     frame.providers[slot] = str(data[f'provider_{slot}'])
+                if f'dropped_{slot}' in data:
+                    frame.dropped[slot] = str(data[f'dropped_{slot}'])
             frame.labels = data['labels'] if 'labels' in data else None
             frame.cord = data['cord'] if 'cord' in data else None
         return frame

@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='leave these sequence slots out',
     )
     bids.add_argument(
+        '--force-sequences',
+        action='store_true',
+        help='use every sequence found, even one whose cord centreline is far from the sagittal '
+        "T2w's or uncertain (by default such a sequence is left out of inference, with a warning)",
+    )
+    bids.add_argument(
         '--cord-masks',
         type=_existing_dir,
         metavar='DIR',

@@ -93,6 +93,7 @@ def build_config(args: argparse.Namespace, argv: Sequence[str]) -> RunConfig:
         session_labels=tuple(args.session_label or ()),
         bids_filters=args.bids_filter_file or {},
         ignore=tuple(Slot(s) for s in args.ignore),
+        force_sequences=args.force_sequences,
         cord_masks=args.cord_masks,
         labels=args.labels,
         lesion_label_suffix=args.lesion_label_suffix,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import logging
 import os
@@ -9,6 +10,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import tomli_w
@@ -78,7 +80,9 @@ def plan_unit(unit: Unit, config: RunConfig, sct_command: str | None) -> UnitPla
             providers[slot] = sct_command
         else:
             providers[slot] = 'builtin'
-    return UnitPlan(unit=unit, providers=providers, masks=masks)
+    return UnitPlan(
+        unit=unit, providers=providers, masks=masks, keep_untrusted=config.force_sequences
+    )
 
 
 def _plugin_settings(config: RunConfig) -> dict:
@@ -192,7 +196,7 @@ def _plans(
         try:
             plan = plan_unit(unit, config, sct_command)
             if labels:
-                plan = UnitPlan(plan.unit, plan.providers, plan.masks, unit_labels(unit, config))
+                plan = replace(plan, labels=unit_labels(unit, config))
             plans.append(plan)
         except SclesionError as exc:
             outcomes[unit.name] = str(exc)
@@ -340,7 +344,27 @@ def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0
                     lambda p: _participant_output(p, config),
                 )
             )
+            for plan in plans:
+                if outcomes.get(plan.unit.name) is None:
+                    warn_dropped(plan, _participant_output(plan, config))
     return outcomes
+
+
+def warn_dropped(plan: UnitPlan, summary: Path) -> None:
+    """One warning per slot left out of inference, naming its files and the way to keep it."""
+    with summary.open(newline='') as handle:
+        (row,) = list(csv.DictReader(handle, delimiter='\t'))
+    dropped = row.get('slots_dropped') or 'n/a'
+    for item in filter(None, dropped.removeprefix('n/a').split('; ')):
+        slot, _, why = item.partition(': ')
+        files = ', '.join(p.name for p in plan.unit.slots.get(Slot(slot), []))
+        logger.warning(
+            '%s: %s (%s) left out of inference: %s; --force-sequences uses it anyway',
+            plan.unit.name,
+            slot,
+            files,
+            why,
+        )
 
 
 @contextmanager

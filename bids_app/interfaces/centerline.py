@@ -54,6 +54,7 @@ def load_centerline(path: str | Path) -> tuple[Centerline, str]:
 class _DetectInputSpec(BaseInterfaceInputSpec):
     in_file = File(exists=True, mandatory=True, desc='image of one slot')
     slot = traits.Enum(*[s.value for s in Slot], mandatory=True, desc='its slot')
+    prior_file = File(exists=True, desc="centreline to search near (the T2Sag's, .npz)")
 
 
 class _CenterlineOutputSpec(TraitedSpec):
@@ -62,7 +63,7 @@ class _CenterlineOutputSpec(TraitedSpec):
 
 
 class DetectCenterline(SimpleInterface):
-    """The built-in detector (numpy/scipy only), with the slot's contrast."""
+    """The built-in detector (numpy/scipy only), with the slot's contrast, near a prior."""
 
     input_spec = _DetectInputSpec
     output_spec = _CenterlineOutputSpec
@@ -72,7 +73,9 @@ class DetectCenterline(SimpleInterface):
         from bids_app.interfaces.io import load_image
 
         data, affine = load_image(self.inputs.in_file)
-        centerline = detect_centerline(data, affine, SLOT_CONTRAST[Slot(self.inputs.slot)])
+        prior = load_centerline(self.inputs.prior_file)[0] if self.inputs.prior_file else None
+        contrast = SLOT_CONTRAST[Slot(self.inputs.slot)]
+        centerline = detect_centerline(data, affine, contrast, prior=prior)
         out = save_centerline(centerline, 'builtin', Path(runtime.cwd) / 'centerline.npz')
         self._results.update(out_file=str(out), provider='builtin')
         return runtime

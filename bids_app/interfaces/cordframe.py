@@ -21,6 +21,9 @@ class _BuildCordFrameInputSpec(BaseInterfaceInputSpec):
     centerlines = InputMultiObject(File(exists=True), mandatory=True, desc='centreline per slot')
     labels_file = File(exists=True, desc='reference lesion labels on the T2Sag grid')
     cord_mask = File(exists=True, desc='cord mask on the T2Sag grid')
+    keep_untrusted = traits.Bool(
+        False, usedefault=True, desc='use slots whose centreline cannot be trusted'
+    )
 
 
 class _BuildCordFrameOutputSpec(TraitedSpec):
@@ -60,6 +63,11 @@ class BuildCordFrame(SimpleInterface):
             labels=optional['labels_file'],
             cord_mask=optional['cord_mask'],
         )
+        if not self.inputs.keep_untrusted:
+            from bids_app.centerline.trust import untrusted_slots
+
+            confidence = {s: float(np.mean(c.confidence)) for s, (c, _) in loaded.items()}
+            frame.dropped = untrusted_slots(frame.centerlines, frame.coverage, confidence)
         cwd = Path(runtime.cwd)
         self._results['out_file'] = str(frame.save(cwd / 'cordframe.npz'))
         tsvs, crops = [], []

@@ -67,7 +67,7 @@ class PredictLesions(SimpleInterface):
             precision=self.inputs.precision,
             n_threads=self.inputs.num_threads,
         )
-        usable = [s for s in frame.slots if s in predictor.slots]
+        usable = [s for s in frame.slots if s in predictor.slots and s not in frame.dropped]
         probability = predictor.predict(
             {s: frame.crops[s] for s in usable}, {s: frame.coverage[s] for s in usable}
         )

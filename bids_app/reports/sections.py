@@ -100,6 +100,18 @@ def _float(row: dict[str, str], key: str) -> float | None:
         return None
 
 
+def dropped_slots(cell: str | None) -> dict[str, str]:
+    """``slots_dropped`` of the summary TSV as slot -> reason.
+
+    Examples
+    --------
+    >>> dropped_slots('T2Ax: far; STIR: unsure'), dropped_slots('n/a')
+    ({'T2Ax': 'far', 'STIR': 'unsure'}, {})
+    """
+    items = [] if cell in (None, '', 'n/a') else str(cell).split('; ')
+    return dict(item.partition(': ')[::2] for item in items)
+
+
 def summary(ctx: UnitContext) -> str:
     """Section 1: slots found and used, providers, model, post-processing, lesion count, volume.
 
@@ -111,8 +123,10 @@ def summary(ctx: UnitContext) -> str:
     if ctx.summary.get('slots_used'):
         used = {s.strip() for s in ctx.summary['slots_used'].split(',')}
     providers = ctx.frame.providers if ctx.frame is not None else {}
+    dropped = dropped_slots(ctx.summary.get('slots_dropped'))
     rows = [
-        [slot, ', '.join(p.name for p in unit.sources[slot]), slot in used,
+        [slot, ', '.join(p.name for p in unit.sources[slot]),
+         f'no: {dropped[slot]}' if slot in dropped else slot in used,
          providers.get(slot) or 'n/a']
         for slot in unit.slots
     ]  # fmt: skip

@@ -215,7 +215,7 @@ def to_training_subject(
     """
     images, coverage = {}, {}
     for index, slot in enumerate(slots):
-        if slot not in frame.crops:
+        if slot not in frame.crops or slot in frame.dropped:
             continue
         crop = frame.crops[slot]
         if tuple(crop.shape[:2]) != tuple(patch_xy):

@@ -33,12 +33,15 @@ class UnitPlan:
         Slot -> cord mask per chunk, for slots whose provider is ``masks``.
     labels : list of Path
         Reference lesion labels per T2Sag chunk (empty when there are none).
+    keep_untrusted : bool
+        Use slots whose centreline cannot be trusted (``--force-sequences``).
     """
 
     unit: Unit
     providers: dict[Slot, str]
     masks: dict[Slot, list[Path]] = field(default_factory=dict)
     labels: list[Path] = field(default_factory=list)
+    keep_untrusted: bool = False
 
     @property
     def workflow_name(self) -> str:
@@ -73,7 +76,12 @@ def _preproc_for(plan: UnitPlan) -> pe.Workflow:
     """The unit's pre-processing workflow with its inputs filled in."""
     unit = plan.unit
     slots = [s for s in Slot if s in unit.slots]
-    preproc = init_preproc_wf(slots=slots, providers=plan.providers, with_labels=bool(plan.labels))
+    preproc = init_preproc_wf(
+        slots=slots,
+        providers=plan.providers,
+        with_labels=bool(plan.labels),
+        keep_untrusted=plan.keep_untrusted,
+    )
     for slot in slots:
         setattr(preproc.inputs.inputnode, f'{slot}_files', [str(p) for p in unit.slots[slot]])
         if slot in plan.masks:

@@ -41,13 +41,15 @@ def init_preproc_wf(
     slots: Sequence[Slot],
     providers: Mapping[Slot, str],
     with_labels: bool = False,
+    keep_untrusted: bool = False,
     name: str = 'preproc_wf',
 ) -> pe.Workflow:
     """Build the pre-processing workflow of one subject/session.
 
     Workflow Graph
         inputnode -> fuse_<slot> -> [sct_seg_<slot>] -> centerline_<slot> -> cordframe
-        -> outputnode
+        -> outputnode; the built-in detector of every other slot searches near
+        centerline_T2Sag's result.
 
     Parameters
     ----------
@@ -57,6 +59,9 @@ def init_preproc_wf(
         Slot -> centreline provider, one of :data:`PROVIDERS`.
     with_labels : bool
         Whether reference lesion labels (per T2Sag chunk) come in and follow the T2Sag path.
+    keep_untrusted : bool
+        Use every slot even when its centreline cannot be trusted (``--keep-sequences``);
+        otherwise such slots are left out of inference (:mod:`bids_app.centerline.trust`).
     name : str
         Workflow name.
 
@@ -90,7 +95,11 @@ def init_preproc_wf(
     centerlines = pe.Node(
         niu.Merge(len(slots)), name='merge_centerlines', run_without_submitting=True
     )
-    frame = pe.Node(BuildCordFrame(slots=[s.value for s in slots]), name='cordframe')
+    frame = pe.Node(
+        BuildCordFrame(slots=[s.value for s in slots], keep_untrusted=keep_untrusted),
+        name='cordframe',
+    )
+    t2sag_centerline = None
     connections = [
         (images, frame, [('out', 'in_files')]),
         (centerlines, frame, [('out', 'centerlines')]),
@@ -115,6 +124,10 @@ def init_preproc_wf(
             (fuse, images, [('out_file', f'in{index}')]),
             (centerline, centerlines, [('out_file', f'in{index}')]),
         ]
+        if slot is Slot.T2Sag:
+            t2sag_centerline = centerline
+        elif provider == 'builtin':
+            connections.append((t2sag_centerline, centerline, [('out_file', 'prior_file')]))
         if provider == 'builtin':
             connections.append((fuse, centerline, [('out_file', 'in_file')]))
         elif provider == 'masks':

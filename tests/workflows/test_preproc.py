@@ -38,6 +38,13 @@ def test_workflow_builds_for_every_option(provider, slots, with_labels):
     }
     assert ('labels_file' in frame_inputs) == with_labels
     assert ('cord_mask' in frame_inputs) == (provider != 'builtin')
+    priors = {
+        (source.name, node.name)
+        for source, node, data in workflow._graph.in_edges(data=True)
+        if ('out_file', 'prior_file') in data['connect']
+    }
+    expected = {('centerline_T2Sag', f'centerline_{s}') for s in slots if s != Slot.T2Sag}
+    assert priors == (expected if provider == 'builtin' else set())
 
 
 FAKE_SCT = """#!/usr/bin/env python3
