@@ -54,7 +54,7 @@ def crop_slices(
     --------
     >>> vol = np.arange(5.0).reshape(1, 1, 5)
     >>> part, aff = crop_slices(vol, np.eye(4), (1.5, 3.5))
-    >>> part.ravel().tolist(), aff[2, 3]
+    >>> part.ravel().tolist(), float(aff[2, 3])
     ([2.0, 3.0], 2.0)
     """
     axis = superior_axis(affine)
