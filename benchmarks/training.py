@@ -8,10 +8,15 @@ every subject with all six), :func:`bids_app.training.train` runs on eight synth
 (48 x 48 x 400, a bright cord and a lesion ball, noise) with the standard augmentation, no
 validation subjects, and the loss logged every iteration. Seconds per iteration are read from the
 training log (``elapsed_s``) after ``--warmup`` iterations, so they include data loading,
-augmentation, forward, backward and the optimiser step, as a real run does. FLOPs per iteration
-are counted by ``torch.utils.flop_counter`` over a forward and backward pass (convolutions only,
-2 x multiply-accumulates); TFLOP/s = FLOPs x iterations/s. On CUDA the peak
-memory allocated is reported too. Other processes share this machine's cores, so expect noise.
+augmentation, forward, backward and the optimiser step, as a real run does; the log's ``data_s``
+and ``network_s`` split each iteration into loading + augmentation and the network's passes +
+optimiser step (``loading_fraction`` = data / (data + network)). FLOPs per iteration are counted
+by ``torch.utils.flop_counter`` over a forward and backward pass (convolutions only,
+2 x multiply-accumulates); TFLOP/s = FLOPs x iterations/s, and ``percent_of_fp32_peak`` = FLOPs
+per second of network time over the CPU's fp32 peak (``benchmarks/model.py``; bfloat16 counted
+as fp32-equivalent FLOP/s). On CUDA the peak memory allocated is reported too. Other processes
+share this machine's cores, so expect noise. ``--augmentation synth`` (the default) is what the
+shipped model trains with.
 
 Writes the same figures to ``bench-results/training[-cuda][-z<Z>].json`` (the suffixes when not on
 the CPU, and when the patch is not the paper's 320 slices).
@@ -23,6 +28,7 @@ import argparse
 import json
 import logging
 import platform
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -38,6 +44,9 @@ from bids_app.model.network import MultiSequenceUNet
 from bids_app.training.curves import LOG_NAME, read_log
 from bids_app.training.options import TrainConfig
 from bids_app.training.trainer import train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from model import cpu_peak  # benchmarks/model.py: the CPU fp32 peak
 
 ROOT = Path(__file__).resolve().parents[1]
 CROP = 48
@@ -79,7 +88,9 @@ def flops_per_iteration(config: TrainConfig, n_slots: int) -> float:
     return float(counter.get_total_flops()) * config.batch_size * config.patch_size[2] / step
 
 
-def measure(preset: str, n_slots: int, args: argparse.Namespace, folder: Path) -> dict:
+def measure(
+    preset: str, n_slots: int, args: argparse.Namespace, folder: Path, peak_gflops: float | None
+) -> dict:
     config = TrainConfig(
         variant='mean-imputation' if n_slots > 1 else 'baseline',
         widths=preset,
@@ -92,7 +103,7 @@ def measure(preset: str, n_slots: int, args: argparse.Namespace, folder: Path) -
         num_workers=args.num_workers,
         device=args.device,
         bf16=args.bf16,
-        augmentation='standard',
+        augmentation=args.augmentation,
     )
     device = torch.device(args.device)
     if device.type == 'cuda':
@@ -103,9 +114,18 @@ def measure(preset: str, n_slots: int, args: argparse.Namespace, folder: Path) -
     seconds = rows[-1]['elapsed_s'] - rows[args.warmup - 1]['elapsed_s']
     per_second = args.iterations / seconds
     flops = flops_per_iteration(config, n_slots)
+    timed = rows[args.warmup :]
+    data_s = sum(r['data_s'] for r in timed) / len(timed)
+    network_s = sum(r['network_s'] for r in timed) / len(timed)
     return {
         'preset': preset,
         'sequences': n_slots,
+        'loading_fraction': data_s / (data_s + network_s),
+        'data_seconds_per_iteration': data_s,
+        'network_seconds_per_iteration': network_s,
+        'percent_of_fp32_peak': (
+            100 * flops / network_s / (peak_gflops * 1e9) if peak_gflops else None
+        ),
         'patch': list(config.patch_size),
         'batch': config.batch_size,
         'iterations_timed': args.iterations,
@@ -131,7 +151,10 @@ def main() -> None:
     parser.add_argument('--bf16', action='store_true')
     parser.add_argument('--num-workers', type=int, default=1)
     parser.add_argument('--presets', nargs='+', default=['cpu', 'paper'])
+    parser.add_argument('--augmentation', choices=['standard', 'synth'], default='synth')
+    parser.add_argument('--sequences', type=int, nargs='+', default=[1, 6])
     args = parser.parse_args()
+    peak = cpu_peak(args.threads, None) if args.device == 'cpu' else None
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings('ignore', message='Converting a tensor with requires_grad')
@@ -144,14 +167,19 @@ def main() -> None:
         'threads': args.threads,
         'num_workers': args.num_workers,
         'bf16': args.bf16,
-        'augmentation': 'standard',
+        'augmentation': args.augmentation,
         'torch': torch.__version__,
+        'fp32_peak_gflops': peak['peak_gflops'] if peak else None,
     }
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for preset in args.presets:
-            for n_slots in (1, 6):
-                rows.append(measure(preset, n_slots, args, Path(folder)))
+            for n_slots in args.sequences:
+                rows.append(
+                    measure(
+                        preset, n_slots, args, Path(folder), peak['peak_gflops'] if peak else None
+                    )
+                )
     print(
         f'training speed on {conditions["device"]} ({conditions["device_name"]}), '
         f'{args.threads} threads, {args.num_workers} loader workers, bf16 {args.bf16}, '
@@ -160,7 +188,8 @@ def main() -> None:
     )
     header = (
         f'{"preset":<7}{"seq":>4}{"patch":>14}{"batch":>6}{"s/iter":>9}{"iter/s":>9}'
-        f'{"samples/s":>11}{"GFLOP/iter":>12}{"TFLOP/s":>9}{"mem GiB":>9}'
+        f'{"samples/s":>11}{"GFLOP/iter":>12}{"TFLOP/s":>9}{"loading":>9}{"% peak":>8}'
+        f'{"mem GiB":>9}'
     )
     print(header)
     for r in rows:
@@ -169,7 +198,8 @@ def main() -> None:
             f'{r["preset"]:<7}{r["sequences"]:>4}{"x".join(map(str, r["patch"])):>14}'
             f'{r["batch"]:>6}{r["seconds_per_iteration"]:>9.2f}{r["iterations_per_s"]:>9.3f}'
             f'{r["samples_per_s"]:>11.3f}{r["gflop_per_iteration"]:>12.1f}'
-            f'{r["achieved_tflop_s"]:>9.3f}{memory:>9}'
+            f'{r["achieved_tflop_s"]:>9.3f}{r["loading_fraction"]:>9.2f}'
+            f'{r["percent_of_fp32_peak"] or float("nan"):>8.1f}{memory:>9}'
         )
     out = ROOT / 'bench-results'
     out.mkdir(exist_ok=True)

@@ -10,7 +10,9 @@ from pathlib import Path
 LOG_NAME = 'training_log.tsv'
 CURVES_NAME = 'training_curves.png'
 
-#: Columns of the log, in order; missing values are written ``n/a``.
+#: Columns of the log, in order; missing values are written ``n/a``. ``data_s`` is the mean time
+#: per iteration spent waiting for the batch and augmenting it, ``network_s`` in the forward and
+#: backward passes and the optimiser step.
 LOG_COLUMNS = (
     'iteration',
     'lr',
@@ -21,6 +23,8 @@ LOG_COLUMNS = (
     'val_f1',
     'val_score',
     'elapsed_s',
+    'data_s',
+    'network_s',
 )
 
 

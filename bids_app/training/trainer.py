@@ -270,6 +270,7 @@ def train(
     shown: dict[str, str] = {}
     model.train()
     bar = progress(range(start, stop), desc='train', total=config.iterations, initial=start)
+    ready = time.perf_counter()
     for iteration, batch in zip(bar, loader, strict=True):
         torch.manual_seed(iteration_seed(config.seed, iteration, context.rank))
         generator = torch.Generator(device).manual_seed(
@@ -281,6 +282,7 @@ def train(
         batch = augment_batch(
             to_device(batch, device), config.augmentation, model_config.slots, generator
         )
+        augmented = _synchronised(device)
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             output = network(batch['images'], batch['presence'], batch['coverage'])
@@ -290,7 +292,9 @@ def train(
         optimizer.step()
         done = iteration + 1
         losses.append(loss.detach().item())
-        window.append({'loss': losses[-1], **parts})
+        stepped = _synchronised(device)
+        timing = {'data_s': augmented - ready, 'network_s': stepped - augmented}
+        window.append({'loss': losses[-1], **parts, **timing})
         elapsed = time.monotonic() - start_time
         stopping = done == stop or (
             time_limit_s is not None and context.any(elapsed > time_limit_s)
@@ -320,8 +324,16 @@ def train(
         bar.set_postfix(loss=f'{losses[-1]:.3f}', **shown, refresh=False)
         if stopping:
             break
+        ready = time.perf_counter()
     bar.close()
     return _finish(model_dir, model, config, state, summary, split, losses, context)
+
+
+def _synchronised(device: torch.device) -> float:
+    """``time.perf_counter()`` once the device's queued work is done (CUDA runs asynchronously)."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
 
 
 def _validate(
