@@ -58,6 +58,10 @@ class SynthParams:
         Slice thickness ranges in mm of sagittal, axial and 3D slots.
     p_noise, noise_std : float, float
         Rician noise, std uniform in ``[0, noise_std]`` of the [0, 1] intensity range.
+    p_clusters, n_clusters, p_cluster_order : float, (int, int), float
+        Intensity-cluster re-synthesis (SynthSeg's trick on real images): the image is cut into
+        ``n_clusters`` intensity classes at its quantiles and each class drawn anew (a new mean,
+        its spread scaled by 0.5-1.5); the classes keep their order with ``p_cluster_order``.
     p_gibbs, gibbs_keep : float, (float, float)
         Gibbs ringing: the spectrum along one axis cut to a fraction in ``gibbs_keep`` (a ringing
         band beside the cord's edge is a classic false lesion on sagittal T2w).
@@ -75,6 +79,9 @@ class SynthParams:
     isotropic_mm: tuple[float, float] = (0.5, 1.5)
     p_noise: float = 0.5
     noise_std: float = 0.08
+    p_clusters: float = 0.15
+    n_clusters: tuple[int, int] = (3, 8)
+    p_cluster_order: float = 0.75
     p_gibbs: float = 0.2
     gibbs_keep: tuple[float, float] = (0.25, 0.6)
 
@@ -170,6 +177,57 @@ def thick_slices(u: torch.Tensor, axes: tuple[int, ...], factor: float) -> torch
     return F.interpolate(small, size=tuple(u.shape), mode='trilinear')[0, 0]
 
 
+def resynthesise_clusters(
+    u: torch.Tensor,
+    mask: torch.Tensor,
+    n_classes: int,
+    generator: torch.Generator,
+    *,
+    ordered: bool,
+) -> torch.Tensor:
+    """Cut one image into intensity classes at its quantiles and draw every class anew.
+
+    Parameters
+    ----------
+    u : Tensor, shape (z, x, y)
+        Intensities in [0, 1].
+    mask : Tensor of bool, shape (z, x, y)
+        Field of view (the quantiles are taken there).
+    n_classes : int
+    generator : torch.Generator
+    ordered : bool
+        Keep the classes' order (a darker class stays darker).
+
+    Returns
+    -------
+    Tensor, shape (z, x, y)
+        ``new_mean[c] + spread[c] (u - old_mean[c])`` for each voxel's class ``c``.
+
+    Examples
+    --------
+    >>> u = torch.tensor([0.1, 0.2, 0.8, 0.9]).reshape(1, 2, 2)
+    >>> out = resynthesise_clusters(u, u > 0, 2, torch.Generator().manual_seed(0), ordered=True)
+    >>> bool(out[0, 1].min() > out[0, 0].max())  # the bright class stays the brighter
+    True
+    """
+    values = u[mask]
+    if values.numel() < n_classes:
+        return u
+    levels = torch.linspace(0, 1, n_classes + 1, device=u.device)[1:-1]
+    cuts = torch.quantile(values.float()[:100_000], levels).to(u.dtype)
+    label = torch.bucketize(u, cuts)
+    count = torch.zeros(n_classes, device=u.device).index_add_(
+        0, label[mask], torch.ones_like(values)
+    )
+    total = torch.zeros(n_classes, device=u.device).index_add_(0, label[mask], values.float())
+    old = (total / count.clamp(min=1)).to(u.dtype)
+    new = uniform(generator, (n_classes,), 0.0, 1.0).to(u.dtype)
+    if ordered:
+        new = new.sort().values
+    spread = uniform(generator, (n_classes,), 0.5, 1.5).to(u.dtype)
+    return new[label] + spread[label] * (u - old[label])
+
+
 def gibbs_ringing(u: torch.Tensor, axis: int, keep: float) -> torch.Tensor:
     """Truncate one image's spectrum along ``axis`` to the lowest ``keep`` of its frequencies.
 
@@ -246,16 +304,27 @@ def randomise_contrast(
     )
     noisy = chance(generator, (n,), params.p_noise) & present
     noise_std = uniform(generator, (n,), 0.0, params.noise_std)
+    clustered = chance(generator, (n,), params.p_clusters) & present
+    n_clusters = torch.randint(
+        params.n_clusters[0], params.n_clusters[1] + 1, (n,), generator=generator,
+        device=generator.device,
+    )  # fmt: skip
+    cluster_order = chance(generator, (n,), params.p_cluster_order)
     ringing = chance(generator, (n,), params.p_gibbs) & present
     ring_axis = torch.randint(0, 3, (n,), generator=generator, device=generator.device)
     ring_keep = uniform(generator, (n,), *params.gibbs_keep)
-    rows = (remap | bias | thick | noisy | ringing).nonzero().squeeze(1)
+    rows = (remap | bias | thick | noisy | ringing | clustered).nonzero().squeeze(1)
     if len(rows) == 0:
         return images
 
     low, high = Z_RANGE
     u = ((x[rows] - low) / (high - low)).clamp(0, 1)
     u = torch.where(remap[rows, None, None, None], apply_curves(u, curves[rows]), u)
+    for k, row in enumerate(rows.tolist()):
+        if bool(clustered[row]):
+            u[k] = resynthesise_clusters(
+                u[k], m[row], int(n_clusters[row]), generator, ordered=bool(cluster_order[row])
+            )
     field = bias_fields(
         generator,
         torch.where(bias[rows], bias_std[rows], 0.0),
