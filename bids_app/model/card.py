@@ -1,10 +1,10 @@
 """The model folder: ``model.safetensors`` (weights) + ``card.json`` (what they are and how made).
 
 Loading checks, before building anything, that the card names a known architecture and a valid
-:class:`~bids_app.model.config.ModelConfig`, that the weights' sha256 matches the card, and that
-every tensor has the shape the config implies, and that the optional ``"postprocess"`` defaults
-(:func:`bids_app.postprocess.resolve_options`) are in range. Only safetensors are read (never a
-pickle).
+:class:`~bids_app.model.config.ModelConfig`, that the weights' sha256 matches the card, that
+every tensor is finite and has the shape the config implies, and that the optional
+``"postprocess"`` defaults (:func:`bids_app.postprocess.resolve_options`) are in range. Only
+safetensors are read (never a pickle).
 """
 
 from __future__ import annotations
@@ -144,12 +144,29 @@ def read_card(path: Path) -> dict[str, Any]:
     try:
         ModelConfig.from_dict(card['model_config'])
     except (UsageError, TypeError) as err:
-        raise ModelCardError(f'{card_path}: invalid model_config ({err})') from err
+        raise ModelCardError(
+            f'{card_path}: invalid model_config ({err}); put back the card.json saved with '
+            'these weights'
+        ) from err
     try:
         card_defaults(card)
     except ModelCardError as err:
         raise ModelCardError(f'{card_path}: {err}') from err
     return card
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor], weights: Path) -> None:
+    """``ModelCardError`` when a floating-point tensor holds NaN or infinity (a diverged run)."""
+    broken = sorted(
+        key for key, value in tensors.items()
+        if value.is_floating_point() and not bool(torch.isfinite(value).all())
+    )  # fmt: skip
+    if broken:
+        raise ModelCardError(
+            f'{weights}: {len(broken)} of {len(tensors)} tensors hold NaN or infinite values '
+            f'(e.g. {broken[0]}), so every probability would be NaN; the model is broken (a '
+            'diverged training?): use another model folder or retrain it'
+        )
 
 
 def load_model_dir(
@@ -167,7 +184,8 @@ def load_model_dir(
     ------
     ModelCardError
         Missing folder/card/weights, invalid card, unknown architecture, checksum mismatch,
-        unreadable weights, or weights that do not fit the config.
+        unreadable weights, weights holding NaN or infinity, or weights that do not fit the
+        config.
     """
     path = Path(path)
     card = read_card(path)
@@ -185,6 +203,7 @@ def load_model_dir(
         tensors = load_file(str(weights))
     except (SafetensorError, OSError) as err:
         raise ModelCardError(f'{weights} cannot be read ({err}); replace the file') from err
+    check_finite(tensors, weights)
     model = ARCHITECTURES[card['architecture']](config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))

@@ -84,12 +84,16 @@ class ModelConfig:
     deep_supervision: bool = True
 
     def __post_init__(self) -> None:
-        slots = tuple(Slot(s) for s in self.slots)
+        slots = _slots(self.slots, 'slots')
         object.__setattr__(self, 'slots', slots)
-        object.__setattr__(self, 'freeze_encoders', tuple(Slot(s) for s in self.freeze_encoders))
-        object.__setattr__(self, 'widths', tuple(int(w) for w in self.widths))
-        object.__setattr__(self, 'strides', tuple(tuple(int(v) for v in s) for s in self.strides))
-        object.__setattr__(self, 'patch_size', tuple(int(v) for v in self.patch_size))
+        frozen = _slots(self.freeze_encoders, 'freeze_encoders')
+        object.__setattr__(self, 'freeze_encoders', frozen)
+        object.__setattr__(self, 'widths', _whole_numbers(self.widths, 'widths'))
+        if not isinstance(self.strides, list | tuple):
+            raise UsageError(f'strides {self.strides!r} must be a list of [x, y, z] steps')
+        strides = tuple(_whole_numbers(s, 'strides') for s in self.strides)
+        object.__setattr__(self, 'strides', strides)
+        object.__setattr__(self, 'patch_size', _whole_numbers(self.patch_size, 'patch_size'))
         if not slots or slots[0] != Slot.T2Sag:
             raise UsageError(f'model slots {list(slots)} must start with T2Sag; add T2Sag first')
         if list(slots) != sorted(set(slots), key=SLOTS.index):
@@ -132,6 +136,44 @@ class ModelConfig:
         if unknown:
             raise UsageError(f'unknown model config keys {sorted(unknown)}')
         return cls(**dict(data))
+
+
+def _slots(values: object, name: str) -> tuple[Slot, ...]:
+    """Slot names as :class:`Slot`; ``UsageError`` naming the unknown ones.
+
+    >>> _slots(['T2Sag', 'FLAIR'], 'slots')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bids_app.errors.UsageError: slots ['FLAIR'] unknown; use T2Sag, STIR, T2starAx, T2Ax, ...
+    """
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise UsageError(f'{name} {values!r} must be a list of slot names, e.g. ["T2Sag"]')
+    known = [slot.value for slot in SLOTS]
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise UsageError(f'{name} {unknown} unknown; use {", ".join(known)}')
+    return tuple(Slot(v) for v in values)
+
+
+def _whole_numbers(values: object, name: str) -> tuple[int, ...]:
+    """Positive whole numbers (``32`` or ``32.0``); ``UsageError`` for anything else.
+
+    >>> _whole_numbers([4, 8.0], 'widths')
+    (4, 8)
+    >>> _whole_numbers('abc', 'widths')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bids_app.errors.UsageError: widths 'abc' must be a list of positive whole numbers, e.g. ...
+    """
+    numbers = values if isinstance(values, list | tuple) else None
+    if numbers is None or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v == int(v) and v > 0
+        for v in numbers
+    ):
+        raise UsageError(
+            f'{name} {values!r} must be a list of positive whole numbers, e.g. [32, 64]'
+        )
+    return tuple(int(v) for v in numbers)
 
 
 @dataclass(frozen=True)

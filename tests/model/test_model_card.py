@@ -105,6 +105,18 @@ def test_card_and_weights_shapes_disagree(saved) -> None:
         (lambda card: card['model_config'].update(imputation='median'), 'invalid model_config'),
         (lambda card: card['model_config'].update(depth=3), 'invalid model_config'),
         (lambda card: card.pop('weights'), "lacks 'weights'"),
+        (
+            lambda card: card['model_config'].update(slots=['T2Sag', 'FLAIR']),
+            r"slots \['FLAIR'\] unknown; use T2Sag, STIR",
+        ),
+        (
+            lambda card: card['model_config'].update(widths='abc'),
+            "widths 'abc' must be a list of positive whole numbers",
+        ),
+        (
+            lambda card: card['model_config'].update(patch_size=[48, 48, 'x']),
+            'patch_size .* must be a list of positive whole numbers',
+        ),
     ],
 )
 def test_bad_card(saved, edit, message: str) -> None:
@@ -148,3 +160,18 @@ def _rewrite_card(path: Path, edit) -> None:
     card = json.loads((path / 'card.json').read_text())
     edit(card)
     (path / 'card.json').write_text(json.dumps(card))
+
+
+def test_weights_holding_nan_are_refused_naming_the_file(tmp_path: Path, tiny_config) -> None:
+    config = tiny_config()
+    model = MultiSequenceUNet(config)
+    with torch.no_grad():
+        next(iter(model.parameters()))[0] = float('nan')
+    path = tmp_path / 'diverged'
+    save_model_dir(path, model, config, {})  # the checksum matches: the file is as written
+    with pytest.raises(ModelCardError) as caught:
+        load_model_dir(path)
+    message = str(caught.value)
+    assert message.startswith(f'{path / "model.safetensors"}: 1 of ')
+    assert 'NaN or infinite' in message
+    assert message.endswith('use another model folder or retrain it')

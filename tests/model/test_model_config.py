@@ -51,6 +51,12 @@ def test_variants_differ_only_where_the_paper_says() -> None:
         ({'imputation': 'median'}, 'unknown'),
         ({'patch_size': (48, 48, 100)}, 'divisible'),
         ({'slots': (Slot.T2Sag,), 'freeze_encoders': (Slot.STIR,)}, 'lacks'),
+        ({'slots': ('T2Sag', 'FLAIR')}, r"slots \['FLAIR'\] unknown"),
+        ({'slots': 'T2Sag'}, 'must be a list of slot names'),
+        ({'widths': 'abc'}, 'must be a list of positive whole numbers'),
+        ({'widths': (32, 64, 0, 256, 320)}, 'must be a list of positive whole numbers'),
+        ({'widths': (32, 64.5, 128, 256, 320)}, 'must be a list of positive whole numbers'),
+        ({'strides': 2}, r'must be a list of \[x, y, z\] steps'),
     ],
 )
 def test_invalid_configs_are_refused(kwargs: dict, message: str) -> None:

@@ -184,6 +184,45 @@ def card_mismatch(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     yield Scenario(bids, participant_argv(bids, tmp, broken), str(broken / 'model.safetensors'))
 
 
+def _card_edited(edit, label: str):
+    """A scenario whose model card is changed by ``edit(model_config)`` (checksum still right)."""
+
+    @contextmanager
+    def scenario(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
+        bids, broken = _copy(good, tmp), _broken_model(tmp, model)
+        card_path = broken / 'card.json'
+        card = json.loads(card_path.read_text())
+        edit(card['model_config'])
+        card_path.write_text(json.dumps(card))
+        yield Scenario(bids, participant_argv(bids, tmp, broken), str(card_path))
+
+    scenario.__name__ = label
+    return scenario
+
+
+card_unknown_slot = _card_edited(lambda config: config.update(slots=['T2Sag', 'FLAIR']), 'slot')
+card_widths_text = _card_edited(lambda config: config.update(widths='abc'), 'widths')
+
+
+@contextmanager
+def nan_weights(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
+    """The tiny model with one NaN weight, saved as usual (its checksum matches the card)."""
+    import torch
+
+    from bids_app.model.card import load_model_dir, save_model_dir
+    from bids_app.model.config import ModelConfig
+
+    bids = _copy(good, tmp)
+    network, card = load_model_dir(model)
+    with torch.no_grad():
+        next(iter(network.parameters())).view(-1)[0] = float('nan')
+    diverged = tmp / 'model-nan'
+    config = ModelConfig.from_dict(card['model_config'])
+    save_model_dir(diverged, network, config, {'training': {'note': 'diverged'}})
+    argv = participant_argv(bids, tmp, diverged)
+    yield Scenario(bids, argv, str(diverged / 'model.safetensors'))
+
+
 @contextmanager
 def other_slots(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     """A model trained on T2Sag + STIR without imputation; sub-good has no STIR, sub-ms has."""
