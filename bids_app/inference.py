@@ -19,7 +19,7 @@ import torch
 from numpy.typing import NDArray
 
 from bids_app.config import Slot
-from bids_app.errors import InputImageError, UsageError
+from bids_app.errors import InputImageError, ModelCardError, UsageError
 from bids_app.model.card import load_model_dir
 from bids_app.model.layout import from_network_layout, to_network_layout
 from bids_app.model.network import FoldedUNet, MultiSequenceUNet
@@ -214,6 +214,8 @@ class LesionPredictor:
         Overlap of consecutive windows along z (0.5 as nnU-Net).
     batch_size : int
         Windows per forward pass.
+    model_dir : Path, optional
+        The model folder it was loaded from (named by errors).
     """
 
     model: MultiSequenceUNet
@@ -224,6 +226,7 @@ class LesionPredictor:
     n_threads: int | None = None
     overlap: float = 0.5
     batch_size: int = 1
+    model_dir: Path | None = None
     _folded: dict[tuple[Slot, ...], FoldedUNet] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -251,6 +254,7 @@ class LesionPredictor:
             precision,
             n_threads,
             batch_size=batch_size,
+            model_dir=Path(path),
         )
 
     @property
@@ -276,6 +280,11 @@ class LesionPredictor:
         Returns
         -------
         ndarray of float32, shape (48, 48, Z)
+
+        Raises
+        ------
+        ModelCardError
+            When a probability is NaN or infinite (the model is numerically unstable).
         """
         given = self._check_slots(crops)
         coverage = {Slot(k): v for k, v in (coverage or {}).items()}
@@ -307,7 +316,19 @@ class LesionPredictor:
                 batch_size=self.batch_size,
             )
         probability = torch.softmax(logits, dim=0)[1]
-        return from_network_layout(probability.cpu().numpy()).astype(np.float32)
+        return self._check_finite(from_network_layout(probability.cpu().numpy()))
+
+    def _check_finite(self, probability: NDArray) -> NDArray[np.float32]:
+        """``ModelCardError`` naming the model when a probability is NaN or infinite."""
+        bad = int(np.count_nonzero(~np.isfinite(probability)))
+        if bad:
+            where = self.model_dir or f'model {self.card.get("name")!r}'
+            advice = 'rerun without --bf16, or ' if self.precision == 'bfloat16' else ''
+            raise ModelCardError(
+                f'{where}: the model gave {bad:,} NaN or infinite lesion probabilities of '
+                f'{probability.size:,} (numerically unstable); {advice}use another model folder'
+            )
+        return probability.astype(np.float32)
 
     def _check_slots(self, crops: Mapping[Slot | str, NDArray]) -> tuple[Slot, ...]:
         names = {str(k) for k in crops}

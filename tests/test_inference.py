@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bids_app.config import Slot
-from bids_app.errors import InputImageError
+from bids_app.errors import InputImageError, ModelCardError
 from bids_app.inference import (
     LesionPredictor,
     bfloat16_supported,
@@ -315,3 +315,21 @@ def test_predict_interface_reports_the_precision_it_used(tmp_path: Path) -> None
     result = node.run(cwd=str(tmp_path))
     supported = bfloat16_supported(torch.device('cpu'))
     assert result.outputs.precision == ('bfloat16' if supported else 'float32')
+
+
+def test_non_finite_probabilities_name_the_model_folder(tmp_path: Path) -> None:
+    """Finite weights so large that the activations overflow: NaN out, an error naming it."""
+    from bids_app.model.card import save_model_dir
+
+    config = variant_config('mean-imputation', widths=(4, 8, 8, 8, 8), patch_size=PATCH)
+    model = MultiSequenceUNet(config)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(3e38)
+    path = tmp_path / 'overflowing'
+    save_model_dir(path, model, config, {}, dtype=torch.float32)
+    predictor = LesionPredictor.from_model_dir(path, 'cpu')
+    with pytest.raises(ModelCardError) as caught:
+        predictor.predict(_crops(32, ('T2Sag',)))
+    assert str(caught.value).startswith(f'{path}: the model gave ')
+    assert 'NaN or infinite lesion probabilities' in str(caught.value)
