@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,11 +19,16 @@ from pathlib import Path
 
 from bids_app.cli.workflow import crash_reason
 from bids_app.config import Slot
-from bids_app.derivatives import derived_name, unit_folder
+from bids_app.derivatives import SUMMARY_COLUMNS, derived_name, unit_folder
 from bids_app.discovery import Unit
 from bids_app.errors import DatasetError
+from bids_app.lesions import COLUMNS
 
 logger = logging.getLogger(__name__)
+
+#: Columns of the summary and per-lesion TSVs that hold a number (or n/a).
+SUMMARY_NUMBERS = ('n_lesions', 'total_volume_mm3', 'threshold', 'min_lesion_mm3')
+LESION_NUMBERS = tuple(c for c in COLUMNS if c not in ('name', 'slots_covering'))
 
 
 class Status(StrEnum):
@@ -73,11 +79,69 @@ class UnitRecord:
         return f'ses-{self.unit.session}' if self.unit.session else None
 
 
-def read_tsv(path: Path) -> list[dict[str, str | None]]:
-    """Rows of a BIDS TSV as dicts of text; ``n/a`` and empty cells become None."""
-    with path.open(newline='') as handle:
-        rows = list(csv.DictReader(handle, delimiter='\t'))
-    return [{k: (None if v in ('n/a', '') else v) for k, v in row.items()} for row in rows]
+def read_tsv(
+    path: Path, fix: str = 'save it as UTF-8 tab-separated text'
+) -> list[dict[str, str | None]]:
+    """Rows of a BIDS TSV as dicts of text; ``n/a`` and empty cells become None.
+
+    Raises
+    ------
+    DatasetError
+        The file is not UTF-8, or a row has more or fewer cells than the header; the message
+        ends with ``fix``.
+    """
+    return _read(path, fix)[1]
+
+
+def _read(path: Path, fix: str) -> tuple[list[str], list[dict[str, str | None]]]:
+    """The header and rows of a TSV (see :func:`read_tsv`)."""
+    try:
+        with path.open(newline='', encoding='utf-8') as handle:
+            reader = csv.DictReader(handle, delimiter='\t')
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f'{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset '
+            f'{exc.start}); {fix}'
+        ) from exc
+    for line, row in enumerate(rows, start=2):
+        if None in row or None in row.values():
+            raise DatasetError(
+                f'{path} line {line} has another number of cells than its header; {fix}'
+            )
+    return header, [{k: (None if v in ('n/a', '') else v) for k, v in r.items()} for r in rows]
+
+
+def _rerun(unit: Unit) -> str:
+    return f'rerun the participant level on {unit.name} with --overwrite'
+
+
+def _checked_table(
+    path: Path, unit: Unit, columns: Sequence[str], numbers: Sequence[str]
+) -> list[dict[str, str | None]]:
+    """The rows of one of the unit's TSVs: every column sclesion writes, ``numbers`` finite."""
+    if not path.is_file():
+        raise DatasetError(f'{path} is missing; {_rerun(unit)}')
+    header, rows = _read(path, _rerun(unit))
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise DatasetError(
+            f'{path} lacks the column(s) {", ".join(missing)} (edited, or written by another '
+            f'version?); {_rerun(unit)}'
+        )
+    for line, row in enumerate(rows, start=2):
+        for column in numbers:
+            value = row[column]
+            try:
+                finite = value is None or math.isfinite(float(value))
+            except ValueError:
+                finite = False
+            if not finite:
+                raise DatasetError(
+                    f'{path} line {line}: {column} is {value!r}, not a number; {_rerun(unit)}'
+                )
+    return rows
 
 
 def check_output_dir(output_dir: Path) -> None:
@@ -132,11 +196,17 @@ def collect_unit(output_dir: Path, unit: Unit) -> UnitRecord:
             return UnitRecord(unit, Status.failed, crash_reason(every[-1]), report=report)
         why = f'no participant output in {folder} (run the participant level on it)'
         return UnitRecord(unit, Status.not_run, why, report=report)
-    rows = read_tsv(summary_path)
+    rows = _checked_table(summary_path, unit, list(SUMMARY_COLUMNS), SUMMARY_NUMBERS)
     if len(rows) != 1:
-        raise DatasetError(f'{summary_path} must hold one row, found {len(rows)}; rerun the unit')
+        raise DatasetError(f'{summary_path} must hold one row, found {len(rows)}; {_rerun(unit)}')
     lesion_table = _output_path(output_dir, unit, 'dseg', '.tsv', desc='lesions')
-    lesions = read_tsv(lesion_table) if lesion_table.is_file() else []
+    lesions = _checked_table(lesion_table, unit, list(COLUMNS), LESION_NUMBERS)
+    n_lesions = rows[0]['n_lesions']
+    if n_lesions is not None and float(n_lesions) != len(lesions):
+        raise DatasetError(
+            f'{lesion_table} holds {len(lesions)} lesion(s) but {summary_path.name} says '
+            f'{n_lesions}; {_rerun(unit)}'
+        )
     mask = _output_path(output_dir, unit, 'mask', '.nii.gz', label='lesion')
     return UnitRecord(
         unit,
@@ -164,7 +234,7 @@ def collect_outputs(output_dir: Path, units: Sequence[Unit]) -> list[UnitRecord]
             f'{output_dir} holds no finished participant output for any of the {len(units)} '
             'subject/session(s); run the participant level first'
         )
-    for record in records:
-        if record.status is not Status.done:
+    for record in records:  # discovery has said why a unit is skipped
+        if record.status in (Status.failed, Status.not_run):
             logger.warning('%s %s: %s', record.unit.name, record.status, record.reason)
     return records

@@ -141,3 +141,64 @@ def test_sessions_are_units_of_their_own(study, session_units):
     ]
     table = read_tsv(study.out / 'group_lesions.tsv')
     assert [r['session_id'] for r in table] == ['ses-M0', 'ses-M12']
+
+
+def _summary(study):
+    return study.out / 'sub-01' / 'anat' / 'sub-01_desc-lesions_summary.tsv'
+
+
+def _lesions(study):
+    return study.out / 'sub-01' / 'anat' / 'sub-01_acq-sag_desc-lesions_dseg.tsv'
+
+
+def _replace(path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ('damage', 'message'),
+    [
+        (
+            lambda s: _summary(s).write_bytes(
+                _summary(s).read_bytes().replace(b'T2Sag', b'T2\xe9')
+            ),
+            r'_summary\.tsv is not UTF-8 text \(byte 0xe9 at offset \d+\)',
+        ),
+        (
+            lambda s: _replace(_summary(s), '\t2\t8\t', '\t2\tlots\t'),
+            r"_summary\.tsv line 2: total_volume_mm3 is 'lots', not a number",
+        ),
+        (
+            lambda s: _replace(_lesions(s), 'distance_along_cord_mm', 'distance'),
+            r'_dseg\.tsv lacks the column\(s\) distance_along_cord_mm \(edited',
+        ),
+        (
+            lambda s: _replace(_lesions(s), '\n2\t', '\n2\tx\t'),
+            r'_dseg\.tsv line 3 has another number of cells than its header',
+        ),
+        (
+            lambda s: _lesions(s).write_text(_lesions(s).read_text().rsplit('\n', 2)[0] + '\n'),
+            r'_dseg\.tsv holds 1 lesion\(s\) but sub-01_desc-lesions_summary\.tsv says 2',
+        ),
+        (lambda s: _lesions(s).unlink(), r'_dseg\.tsv is missing'),
+    ],
+)
+def test_a_broken_participant_table_is_one_line_naming_it(study, damage, message):
+    """Never n/a values or a traceback: exit 2 (DatasetError), the file and the fix."""
+    damage(study)
+    with pytest.raises(DatasetError, match=message) as caught:
+        run_group(study.bids_dir, study.out, study.units)
+    assert str(caught.value).endswith('rerun the participant level on sub-01 with --overwrite')
+    assert '\n' not in str(caught.value)
+    assert not (study.out / 'group_lesions.tsv').exists()
+
+
+def test_skipped_and_failed_units_are_said_once(study, caplog):
+    run_group(study.bids_dir, study.out, study.units)
+    said = [r.getMessage() for r in caplog.records]
+    assert [m for m in said if 'sub-04' in m] == []  # discovery says it, once
+    assert [m for m in said if m.startswith('sub-03 failed:')] == [
+        'sub-03 failed: InputImageError: header unreadable'
+    ]

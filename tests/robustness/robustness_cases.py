@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import robustness_inputs as inputs
+import robustness_outputs as outputs
 import robustness_scenarios as scenarios
 
-CATEGORIES = ('file', 'dataset', 'environment', 'model')
+CATEGORIES = ('file', 'dataset', 'environment', 'model', 'output')
 OUTCOMES = {
     'failed': 'the subject fails, the others go on',
     'skipped': 'the subject is skipped (not a failure)',
@@ -40,7 +41,8 @@ class Case:
     ----------
     id : str
         Short name; for a shared case also the subject label, hence letters and digits only.
-    category : {'file', 'dataset', 'environment', 'model'}
+    category : {'file', 'dataset', 'environment', 'model', 'output'}
+        ``output``: what OUTPUT_DIR holds (tables a group run reads, links, another dataset).
     how : str
         How the bad input is made (the docs table).
     exit_code : int
@@ -519,6 +521,46 @@ CASES: tuple[Case, ...] = (
         sees='sub-good fails before any work; sub-ms (with a STIR) is processed',
         run='own',
         make=scenarios.other_slots,
+    ),
+    # -- OUTPUT_DIR ------------------------------------------------------------------------------
+    Case(
+        id='groupnotutf8',
+        category='output',
+        how='group level over a summary TSV saved as Latin-1 (a spreadsheet)',
+        exit_code=2,
+        outcome='refused',
+        problem=r'is not UTF-8 text \(byte 0xef at offset \d+\)',
+        fix='rerun the participant level on sub-good with --overwrite',
+        sees='names the summary TSV and the byte: rerun the participant level on the unit',
+        run='own',
+        make=outputs.group_not_utf8,
+        others='none: the group run is refused',
+    ),
+    Case(
+        id='grouplots',
+        category='output',
+        how='group level over a summary TSV whose total_volume_mm3 is "lots"',
+        exit_code=2,
+        outcome='refused',
+        problem="line 2: total_volume_mm3 is 'lots', not a number",
+        fix='rerun the participant level on sub-good with --overwrite',
+        sees='names the summary TSV, the column and the value: rerun the participant level',
+        run='own',
+        make=outputs.group_volume_words,
+        others='none: the group run is refused',
+    ),
+    Case(
+        id='grouplesioncolumns',
+        category='output',
+        how="group level over a per-lesion TSV with another tool's columns (3 lesions)",
+        exit_code=2,
+        outcome='refused',
+        problem=r'lacks the column\(s\) index, volume_mm3, .*distance_along_cord_mm',
+        fix='rerun the participant level on sub-good with --overwrite',
+        sees='names the lesion TSV and the missing columns (it gave n/a values before)',
+        run='own',
+        make=outputs.group_lesion_columns,
+        others='none: the group run is refused',
     ),
 )
 

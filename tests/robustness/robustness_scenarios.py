@@ -68,13 +68,14 @@ def summary(out: Path, label: str) -> Path:
     return out / f'sub-{label}' / 'anat' / f'sub-{label}_desc-lesions_summary.tsv'
 
 
-def _copy(good: Good, tmp: Path) -> Path:
+def copy_dataset(good: Good, tmp: Path) -> Path:
+    """A copy of the good dataset at ``tmp/bids`` (links kept as links)."""
     return Path(shutil.copytree(good.root, tmp / 'bids', symlinks=True))
 
 
 @contextmanager
 def no_description(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
-    bids = _copy(good, tmp)
+    bids = copy_dataset(good, tmp)
     (bids / 'dataset_description.json').unlink()
     yield Scenario(
         bids, participant_argv(bids, tmp, model), str(bids / 'dataset_description.json')
@@ -91,7 +92,7 @@ def empty_dataset(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
 
 @contextmanager
 def unknown_participant(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
-    bids = _copy(good, tmp)
+    bids = copy_dataset(good, tmp)
     argv = participant_argv(bids, tmp, model, '--participant-label', 'sub-99')
     yield Scenario(bids, argv, str(bids))
 
@@ -99,7 +100,7 @@ def unknown_participant(tmp: Path, good: Good, model: Path) -> Iterator[Scenario
 @contextmanager
 def filter_nothing(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     """A typo in the filter file: ``sagital``."""
-    bids = _copy(good, tmp)
+    bids = copy_dataset(good, tmp)
     filters = tmp / 'filters.json'
     filters.write_text(json.dumps({'T2Sag': {'acquisition': 'sagital'}}))
     argv = participant_argv(bids, tmp, model, '--bids-filter-file', str(filters))
@@ -109,7 +110,7 @@ def filter_nothing(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
 @contextmanager
 def sessions_differ(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     """ses-01 has a sagittal T2w and a STIR, ses-02 the sagittal T2w only."""
-    bids = _copy(good, tmp)
+    bids = copy_dataset(good, tmp)
     for session in ('01', '02'):
         folder = bids / 'sub-ms' / f'ses-{session}' / 'anat'
         folder.mkdir(parents=True)
@@ -126,7 +127,7 @@ def output_read_only(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     """OUTPUT_DIR without write permission (immutable for root, whom permissions do not stop)."""
     import pytest
 
-    bids = _copy(good, tmp)
+    bids = copy_dataset(good, tmp)
     out = tmp / 'out'
     out.mkdir()
     undo = make_read_only(out)
@@ -155,7 +156,7 @@ def _broken_model(tmp: Path, model: Path) -> Path:
 
 @contextmanager
 def weights_missing(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
-    bids, broken = _copy(good, tmp), _broken_model(tmp, model)
+    bids, broken = copy_dataset(good, tmp), _broken_model(tmp, model)
     (broken / 'model.safetensors').unlink()
     argv = participant_argv(bids, tmp, broken)
     yield Scenario(bids, argv, str(broken / 'model.safetensors'))
@@ -164,7 +165,7 @@ def weights_missing(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
 @contextmanager
 def weights_corrupted(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     """Bytes flipped in the middle of the weights (a bad copy)."""
-    bids, broken = _copy(good, tmp), _broken_model(tmp, model)
+    bids, broken = copy_dataset(good, tmp), _broken_model(tmp, model)
     weights = broken / 'model.safetensors'
     content = bytearray(weights.read_bytes())
     middle = len(content) // 2
@@ -176,7 +177,7 @@ def weights_corrupted(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
 @contextmanager
 def card_mismatch(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     """The card of a wider model beside these weights (its checksum updated to match them)."""
-    bids, broken = _copy(good, tmp), _broken_model(tmp, model)
+    bids, broken = copy_dataset(good, tmp), _broken_model(tmp, model)
     card_path = broken / 'card.json'
     card = json.loads(card_path.read_text())
     card['model_config']['widths'] = [2 * w for w in card['model_config']['widths']]
@@ -189,7 +190,7 @@ def _card_edited(edit, label: str):
 
     @contextmanager
     def scenario(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
-        bids, broken = _copy(good, tmp), _broken_model(tmp, model)
+        bids, broken = copy_dataset(good, tmp), _broken_model(tmp, model)
         card_path = broken / 'card.json'
         card = json.loads(card_path.read_text())
         edit(card['model_config'])
@@ -212,7 +213,7 @@ def nan_weights(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     from bids_app.model.card import load_model_dir, save_model_dir
     from bids_app.model.config import ModelConfig
 
-    bids = _copy(good, tmp)
+    bids = copy_dataset(good, tmp)
     network, card = load_model_dir(model)
     with torch.no_grad():
         next(iter(network.parameters())).view(-1)[0] = float('nan')
@@ -232,7 +233,7 @@ def other_slots(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     from bids_app.model.config import variant_config
     from bids_app.model.network import MultiSequenceUNet
 
-    bids = _copy(good, tmp)
+    bids = copy_dataset(good, tmp)
     folder = bids / 'sub-ms' / 'anat'
     folder.mkdir(parents=True)
     shutil.copyfile(good.t2sag, folder / 'sub-ms_acq-sag_T2w.nii.gz')
@@ -257,7 +258,7 @@ def disk_full_tmpfs(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     """OUTPUT_DIR on a real 256 KiB tmpfs: the outputs do not fit (root only)."""
     import pytest
 
-    bids = _copy(good, tmp)
+    bids = copy_dataset(good, tmp)
     out = tmp / 'out'
     out.mkdir()
     mounted = subprocess.run(
@@ -284,7 +285,7 @@ def killed_rerun(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
 
     from checksums import checksums
 
-    bids = _copy(good, tmp)
+    bids = copy_dataset(good, tmp)
     before = checksums(bids)
     argv = participant_argv(bids, tmp, model)
     first = subprocess.Popen(
@@ -312,7 +313,7 @@ def dry_run_beside_good(make, label: str):
 
     @contextmanager
     def scenario(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
-        bids = _copy(good, tmp)
+        bids = copy_dataset(good, tmp)
         names = make(bids, label, good)
         argv = participant_argv(bids, tmp, model, '--dry-run')
         expect = ['would run participant on 2 of 2']

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from robustness_cases import CASES, OUTCOMES, markdown_table
+from robustness_cases import CASES, CATEGORIES, OUTCOMES, markdown_table
 
 DOCS = Path(__file__).resolve().parents[2] / 'docs' / 'robustness.md'
 
@@ -25,7 +25,7 @@ def test_ids_are_unique_and_cases_complete():
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids))
     for case in CASES:
-        assert case.category in ('file', 'dataset', 'environment', 'model'), case.id
+        assert case.category in CATEGORIES, case.id
         assert case.run in ('shared', 'own'), case.id
         assert re.fullmatch(r'[a-z0-9]+', case.id), case.id
         assert case.outcome in OUTCOMES, case.id
