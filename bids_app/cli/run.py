@@ -9,11 +9,15 @@ import sys
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
-from bids_app import __version__
 from bids_app.cli.boilerplate import write_boilerplate
 from bids_app.cli.parser import build_parser
+from bids_app.cli.paths import (
+    check_output_links,
+    check_output_not_input,
+    check_output_owner,
+    check_paths,
+)
 from bids_app.cli.workflow import (
     cached_frames,
     preprocess_frames,
@@ -47,36 +51,15 @@ def setup_logging(verbosity: int) -> None:
     logger.propagate = False
 
 
-def _is_within(path: Path, parent: Path) -> bool:
-    return path == parent or parent in path.parents
-
-
-def check_paths(bids_dir: Path, output_dir: Path, work_dir: Path) -> None:
-    """OUTPUT_DIR may sit under BIDS_DIR/derivatives, never be BIDS_DIR or elsewhere in it."""
-    suggestion = bids_dir / 'derivatives' / f'sclesion-{__version__}'
-    if output_dir == bids_dir:
-        raise UsageError(
-            f'the output folder is the input dataset {bids_dir}; use e.g. {suggestion}'
-        )
-    if _is_within(output_dir, bids_dir) and not _is_within(output_dir, bids_dir / 'derivatives'):
-        raise UsageError(
-            f'the output folder {output_dir} is inside the input dataset; put it under '
-            f'{bids_dir / "derivatives"} (e.g. {suggestion}) or outside the dataset'
-        )
-    if _is_within(bids_dir, output_dir):
-        raise UsageError(f'the input dataset {bids_dir} is inside the output folder {output_dir}')
-    if _is_within(work_dir, bids_dir):
-        raise UsageError(
-            f'the work folder {work_dir} is inside the input dataset; choose one outside it'
-        )
-
-
 def build_config(args: argparse.Namespace, argv: Sequence[str]) -> RunConfig:
     """Resolve paths and defaults once; everything downstream receives this object."""
     bids_dir = args.bids_dir.expanduser().absolute().resolve()
     output_dir = args.output_dir.expanduser().absolute().resolve()
     work_dir = args.work_dir.expanduser().absolute().resolve()
     check_paths(bids_dir, output_dir, work_dir)
+    check_output_not_input(output_dir, {'--cord-masks': args.cord_masks, '--labels': args.labels})
+    check_output_owner(output_dir, bids_dir)
+    check_output_links(output_dir, bids_dir)
     omp = args.omp_nthreads or args.nprocs
     if omp > args.nprocs:
         logger.warning('--omp-nthreads %d is above --nprocs %d', omp, args.nprocs)

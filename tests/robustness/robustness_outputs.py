@@ -6,12 +6,14 @@ Each is a context manager ``make(tmp, good, model)`` yielding a
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from robustness_inputs import GOOD, Good
-from robustness_scenarios import Scenario, copy_dataset
+from robustness_scenarios import Scenario, copy_dataset, participant_argv
 
 from bids_app.derivatives import SUMMARY_COLUMNS, ensure_dataset_description, write_tsv
 from bids_app.lesions import COLUMNS
@@ -90,3 +92,31 @@ def _lesion_columns_renamed(out: Path) -> Path:
 group_not_utf8 = _group_over(_latin1_summary, 'group_not_utf8')
 group_volume_words = _group_over(_volume_in_words, 'group_volume_words')
 group_lesion_columns = _group_over(_lesion_columns_renamed, 'group_lesion_columns')
+
+
+@contextmanager
+def unit_folder_links_into_input(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
+    """``OUT/sub-good`` is a symbolic link to the input's ``sub-good`` folder."""
+    bids, out = copy_dataset(good, tmp), tmp / 'out'
+    out.mkdir()
+    (out / _UNIT).symlink_to(bids / _UNIT, target_is_directory=True)
+    yield Scenario(bids, participant_argv(bids, tmp, model), str(out / _UNIT))
+
+
+@contextmanager
+def output_is_other_pipeline(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
+    """OUTPUT_DIR is ``BIDS_DIR/derivatives/labels``, where the reference lesion masks are."""
+    bids = copy_dataset(good, tmp)
+    labels = bids / 'derivatives' / 'labels'
+    description = {
+        'Name': 'manual labels',
+        'BIDSVersion': '1.10.0',
+        'DatasetType': 'derivative',
+        'GeneratedBy': [{'Name': 'Manual', 'Description': 'drawn in FSLeyes'}],
+    }
+    (labels / 'dataset_description.json').write_text(json.dumps(description))
+    mask = labels / _UNIT / 'anat' / f'{_UNIT}_acq-sag_label-lesion_mask.nii.gz'
+    shutil.copyfile(good.cord_mask, mask)
+    argv = participant_argv(bids, tmp, model)
+    argv[1] = str(labels)
+    yield Scenario(bids, argv, str(labels))
