@@ -14,6 +14,7 @@ import nibabel as nib
 import pytest
 
 from bids_app.cli.run import main
+from bids_app.workflows.base import workflow_name
 
 
 def _argv(bids, out, work, model, *extra):
@@ -55,6 +56,26 @@ def test_a_unit_held_by_another_process_is_refused_cleanly(
         assert main(argv) == 1
     assert 'another sclesion process is working on sub-001' in capsys.readouterr().err
     assert not (out / 'sub-001' / 'anat').exists()
+
+
+def test_a_unit_another_run_holds_in_a_shared_work_folder_is_refused_cleanly(
+    small_phantoms, tiny_model, tmp_path, capsys
+):
+    """Two runs, two output folders, one -w: the second refuses the unit the first holds."""
+    work = tmp_path / 'w'
+    lock = work / workflow_name() / 'sub_001_wf.lock'
+    lock.parent.mkdir(parents=True)
+    with lock.open('a') as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        argv = _argv(
+            small_phantoms, tmp_path / 'out2', work, tiny_model, '--participant-label', '001'
+        )
+        assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f'another sclesion process is working on sub-001 in the work folder {work}' in err
+    assert f'(lock {lock}); let it finish, or give each run its own -w' in err
+    assert not (tmp_path / 'out2' / 'sub-001' / 'anat').exists()
+    assert 'Traceback' not in err
 
 
 @pytest.mark.slow

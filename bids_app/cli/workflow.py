@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import csv
-import fcntl
 import logging
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,13 +15,12 @@ import tomli_w
 import yaml
 
 from bids_app.cli import frame_keys
+from bids_app.cli.locks import unit_locks
 from bids_app.config import RunConfig, Slot
 from bids_app.derivatives import (
     check_writable,
     ensure_dataset_description,
-    remove_interrupted_writes,
     unit_folder,
-    unit_lock,
 )
 from bids_app.discovery import Unit
 from bids_app.errors import MissingDependencyError, SclesionError
@@ -333,10 +330,11 @@ def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0
             plans.append(plan)
     if not plans:
         return outcomes
+    _start(config, verbosity)  # before the locks: --clean-workdir empties their folder
     with unit_locks(plans, config) as (plans, busy):
         outcomes.update(busy)
         if plans:
-            _run_participant_workflows(plans, config, inference, verbosity)
+            _run_participant_workflows(plans, config, inference)
             outcomes.update(
                 unit_outcomes(
                     plans,
@@ -367,43 +365,9 @@ def warn_dropped(plan: UnitPlan, summary: Path) -> None:
         )
 
 
-@contextmanager
-def unit_locks(
-    plans: Sequence[UnitPlan], config: RunConfig
-) -> Iterator[tuple[list[UnitPlan], dict[str, str]]]:
-    """Hold a lock per unit for the run: a second process on the same unit refuses it cleanly.
-
-    Yields the plans this process holds, and unit name -> why the others were refused.
-    """
-    held, busy, handles = [], {}, []
-    for plan in plans:
-        path = unit_lock(config.output_dir, plan.unit.subject, plan.unit.session)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open('a')
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            busy[plan.unit.name] = (
-                f'another sclesion process is working on {plan.unit.name} (lock {path}); '
-                'let it finish, then rerun'
-            )
-            continue
-        handles.append(handle)
-        held.append(plan)
-        for leftover in remove_interrupted_writes(path.parent):
-            logger.info('removed %s, left by an interrupted run', leftover)
-    try:
-        yield held, busy
-    finally:
-        for handle in handles:
-            handle.close()
-
-
 def _run_participant_workflows(
-    plans: Sequence[UnitPlan], config: RunConfig, inference: InferenceOptions, verbosity: int
+    plans: Sequence[UnitPlan], config: RunConfig, inference: InferenceOptions
 ) -> None:
-    _start(config, verbosity)
     ensure_dataset_description(config.output_dir, config.bids_dir)
     write_settings([_unit_log_dir(p, config) / 'sclesion.toml' for p in plans], config)
 
@@ -454,22 +418,33 @@ def preprocess_frames(
         logger.log(25, '%d cord frames reused from %s (inputs unchanged)', reused, cache)
     if plans:
         _start(config, verbosity)
-        log_root = config.output_dir / 'logs' / config.run_uuid
-
-        def build(plan: UnitPlan, crashdump_dir: Path):
-            return init_frames_wf(plan, cache_dir=cache, crashdump_dir=crashdump_dir)
-
-        def log_dir(plan: UnitPlan) -> Path:
-            return log_root / plan.unit.name
-
-        write_settings([log_root / 'sclesion.toml'], config)
-        _run(plans, build, log_dir, config)
-        made = unit_outcomes(plans, log_dir, lambda p: cache / f'{p.unit.name}.npz')
-        outcomes.update(made)
-        for plan in plans:
-            if made[plan.unit.name] is None:
-                frame_keys.record(plan, cache / f'{plan.unit.name}.npz')
+        with unit_locks(plans, config, output=False) as (plans, busy):
+            outcomes.update(busy)
+            if plans:
+                _preprocess(plans, config, outcomes)
     return {name: why if why else cache / f'{name}.npz' for name, why in outcomes.items()}
+
+
+def _preprocess(
+    plans: Sequence[UnitPlan], config: RunConfig, outcomes: dict[str, str | None]
+) -> None:
+    """Run the frame workflows of ``plans``; record each unit's fate in ``outcomes``."""
+    cache = frames_cache(config)
+    log_root = config.output_dir / 'logs' / config.run_uuid
+
+    def build(plan: UnitPlan, crashdump_dir: Path):
+        return init_frames_wf(plan, cache_dir=cache, crashdump_dir=crashdump_dir)
+
+    def log_dir(plan: UnitPlan) -> Path:
+        return log_root / plan.unit.name
+
+    write_settings([log_root / 'sclesion.toml'], config)
+    _run(plans, build, log_dir, config)
+    made = unit_outcomes(plans, log_dir, lambda p: cache / f'{p.unit.name}.npz')
+    outcomes.update(made)
+    for plan in plans:
+        if made[plan.unit.name] is None:
+            frame_keys.record(plan, cache / f'{plan.unit.name}.npz')
 
 
 def cached_frames(units: Sequence[Unit], config: RunConfig) -> dict[str, Path | str]:

@@ -431,6 +431,20 @@ CASES: tuple[Case, ...] = (
         make=inputs.make_locked,
         during=inputs.lock_held,
     ),
+    Case(
+        id='sharedwork',
+        category='environment',
+        how='another run, into another OUTPUT_DIR with the same -w, holds the subject',
+        exit_code=1,
+        outcome='failed',
+        problem='another sclesion process is working on sub-sharedwork in the work folder',
+        fix='let it finish, or give each run its own -w',
+        sees="names the work folder's lock: give each run its own -w (Nipype crashed on "
+        '_unfinished.json before)',
+        run='shared',
+        make=inputs.make_shared_work,
+        during=inputs.work_lock_held,
+    ),
     # -- model ---------------------------------------------------------------------------------
     Case(
         id='weightsmissing',

@@ -308,7 +308,27 @@ _HOLD = (
 @contextmanager
 def lock_held(out: Path, label: str) -> Iterator[None]:
     """Another process holds subject ``label``'s lock while the run lasts (a second sclesion)."""
-    lock = out / f'sub-{label}' / '.sclesion.lock'
+    with _held(out / f'sub-{label}' / '.sclesion.lock'):
+        yield
+
+
+def make_shared_work(root: Path, label: str, good: Good) -> str:
+    copy_good(root, label, good)
+    return f'sub_{label}_wf.lock'
+
+
+@contextmanager
+def work_lock_held(out: Path, label: str) -> Iterator[None]:
+    """A sclesion run into another output folder, with the same ``-w``, holds ``label``."""
+    from bids_app.workflows.base import workflow_name
+
+    with _held(out.parent / 'work' / workflow_name() / f'sub_{label}_wf.lock'):
+        yield
+
+
+@contextmanager
+def _held(lock: Path) -> Iterator[None]:
+    """Another process holds ``lock`` (``flock``) while the context lasts."""
     lock.parent.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen(
         [sys.executable, '-c', _HOLD, str(lock)], stdout=subprocess.PIPE, text=True
