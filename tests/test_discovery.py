@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from bids_app.config import Slot
-from bids_app.discovery import Plane, assign_slots, classify_plane, discover, format_table
+from bids_app.discovery import assign_slots, discover, format_table
 from bids_app.errors import DatasetError
+from bids_app.headers import Plane, classify_plane
 from bids_app.validation import index_dataset
 
 

@@ -99,7 +99,7 @@ def test_a_locked_subject_is_left_to_the_process_holding_it(case, shared_run):
 
 _PEAK = """
 import sys
-from bids_app.discovery import read_header
+from bids_app.headers import read_header
 from bids_app.errors import InputImageError
 from bids_app.interfaces.io import load_image
 from bids_app.reports.canvas import load_canonical
