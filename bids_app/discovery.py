@@ -20,6 +20,7 @@ from bids.layout import BIDSFile, Query
 from bids_app.config import SLOTS, Slot
 from bids_app.errors import DatasetError
 from bids_app.headers import Plane, PlaneReader
+from bids_app.validation import invalid_labels
 
 logger = logging.getLogger(__name__)
 
@@ -171,11 +172,14 @@ def assign_slots(
     where = {'subject': subject, 'session': session if session else Query.NONE}
     read = PlaneReader()
     owner: dict[Path, Slot] = {}
+    maybe_t2sag: set[Path] = set()  # what the T2Sag query returned, before its acceptance rule
     for slot in SLOTS:
         if slot in set(ignore):
             continue
         user = bids_filters.get(slot, {})
         files = _query(layout, {**DEFAULT_QUERIES[slot], **where}, user)
+        if slot is Slot.T2Sag:
+            maybe_t2sag = {Path(f.path) for f in files}
         if 'acquisition' not in user:
             files = [f for f in files if _accepts(slot, f, read)]
         for file in files:
@@ -190,18 +194,21 @@ def assign_slots(
             unit.slots[slot] = _pick_runs(files, slot, unit.notes)
     for path in (p for paths in unit.slots.values() for p in paths):
         read(path)  # every image used gets its header checked, before any work
-    if read.errors:
-        unit.error = '; '.join(read.errors.values())
     unit.warnings.extend(why for path, why in read.warnings.items() if path in owner)
     all_anat = _query(layout, where, {'datatype': 'anat'})
     unused = sorted(f.filename for f in all_anat if Path(f.path) not in owner)
     if unused:
         unit.notes.append('not used: ' + ', '.join(unused))
-    if Slot.T2Sag not in unit.slots and unit.error is None:
+    # Without a T2Sag the unit cannot run: skipped, unless an unreadable image may be its T2Sag.
+    if Slot.T2Sag not in unit.slots and not maybe_t2sag & set(read.errors):
+        unreadable = sorted(path.name for path in read.errors)
         unit.skip_reason = (
             f'no sagittal T2w (T2Sag) among {_some(sorted(f.filename for f in all_anat))}; every '
             'subject needs one (name it acq-sag_T2w, or select it with --bids-filter-file)'
+            + (f'; {", ".join(unreadable)} cannot be read either' if unreadable else '')
         )
+    elif read.errors:
+        unit.error = '; '.join(read.errors.values())
     return unit
 
 
@@ -266,11 +273,22 @@ def discover(
     bids_filters: Mapping[str, Mapping[str, Any]] | None = None,
     ignore: Iterable[Slot] = (),
 ) -> list[Unit]:
-    """Every selected subject/session with its slots (see :func:`assign_slots`)."""
+    """Every selected subject/session with its slots (see :func:`assign_slots`).
+
+    A folder whose label BIDS does not allow (``sub-a b``) is a failed unit of its own, never
+    merged with another subject nor dropped (:func:`bids_app.validation.invalid_labels`).
+    """
+    invalid = _invalid_units(Path(layout.root), participant_labels, session_labels)
+    named = {u.subject for u in invalid if u.session is None}
+    wanted = [p for p in participant_labels or [] if p.removeprefix('sub-') not in named]
+    pairs = []
+    if not invalid or (layout.get_subjects() and (wanted or not participant_labels)):
+        pairs = select_units(layout, wanted, session_labels)
     units = [
         assign_slots(layout, subject, session, bids_filters=bids_filters, ignore=ignore)
-        for subject, session in select_units(layout, participant_labels, session_labels)
+        for subject, session in pairs
     ]
+    units += invalid
     _check_filters_match(units, bids_filters or {}, layout.root, ignore)
     for unit in units:
         for note in unit.notes:
@@ -282,6 +300,20 @@ def discover(
         if unit.error:
             logger.error('%s fails: %s', unit.name, unit.error)
     return units
+
+
+def _invalid_units(
+    root: Path, participant_labels: Sequence[str] | None, session_labels: Sequence[str] | None
+) -> list[Unit]:
+    """A failed unit per selected folder with an invalid label."""
+    subjects = {label.removeprefix('sub-') for label in participant_labels or []}
+    sessions = {label.removeprefix('ses-') for label in session_labels or []}
+    return [
+        Unit(subject=bad.subject, session=bad.session, error=bad.message)
+        for bad in invalid_labels(root)
+        if (not subjects or bad.subject in subjects)
+        and (not sessions or bad.session is None or bad.session in sessions)
+    ]
 
 
 def _check_filters_match(

@@ -1,18 +1,23 @@
-"""Checks of the input dataset before any work: the folder itself, then the BIDS validator."""
+"""Checks of the input dataset before any work: the folder, its labels, the BIDS validator."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from bids import BIDSLayout
+from bids.layout.index import BIDSLayoutIndexer
+from bids.layout.validation import DEFAULT_LOCATIONS_TO_IGNORE
 
 from bids_app.errors import DatasetError
 
@@ -96,10 +101,66 @@ def run_validator(bids_dir: Path, cache_dir: Path | None = None) -> None:
         )
 
 
+#: A BIDS label: letters and digits only (BIDS, Entities).
+_LABEL = re.compile(r'[a-zA-Z0-9]+')
+
+
+@dataclass(frozen=True)
+class InvalidLabel:
+    """A ``sub-``/``ses-`` folder whose label BIDS does not allow (pybids would misread it).
+
+    ``sub-a b`` would be indexed as subject ``a`` (merged with a real ``sub-a``), ``sub-ü1``
+    not at all; such a folder is left out of the index and its unit fails, saying why.
+    """
+
+    folder: Path
+    subject: str
+    session: str | None
+
+    @property
+    def message(self) -> str:
+        """One line: the folder, what is wrong, the new name to give it."""
+        label = self.folder.name.split('-', 1)[1]
+        fixed = self.folder.name.split('-', 1)[0] + '-' + (_ascii_label(label) or '<label>')
+        return (
+            f'{self.folder}: the label {label!r} is not a BIDS label (letters and digits only), '
+            f'so its images were left out; rename the folder and its files (e.g. {fixed})'
+        )
+
+
+def _ascii_label(label: str) -> str:
+    """The label's letters and digits, accents removed.
+
+    >>> _ascii_label('a b'), _ascii_label('ü1')
+    ('ab', 'u1')
+    """
+    plain = unicodedata.normalize('NFKD', label).encode('ascii', 'ignore').decode()
+    return ''.join(_LABEL.findall(plain))
+
+
+def invalid_labels(bids_dir: Path) -> list[InvalidLabel]:
+    """Every ``sub-*`` folder, and ``ses-*`` folder in a valid one, with an invalid label."""
+    found = []
+    for subject in sorted(p for p in bids_dir.glob('sub-*') if p.is_dir()):
+        label = subject.name[len('sub-') :]
+        if not _LABEL.fullmatch(label):
+            found.append(InvalidLabel(subject, label, None))
+            continue
+        for session in sorted(p for p in subject.glob('ses-*') if p.is_dir()):
+            if not _LABEL.fullmatch(session.name[len('ses-') :]):
+                found.append(InvalidLabel(session, label, session.name[len('ses-') :]))
+    return found
+
+
 def index_dataset(bids_dir: Path, database_path: Path | None = None) -> BIDSLayout:
-    """Index ``bids_dir`` with pybids (validation is the validator's job, not pybids')."""
+    """Index ``bids_dir`` with pybids (validation is the validator's job, not pybids').
+
+    Folders with invalid labels (:func:`invalid_labels`) are left out of the index.
+    """
+    ignore = [str(bad.folder.relative_to(bids_dir)) for bad in invalid_labels(bids_dir)]
     return BIDSLayout(
         str(bids_dir),
         validate=False,
         database_path=str(database_path) if database_path else None,
+        indexer=BIDSLayoutIndexer(ignore=[*DEFAULT_LOCATIONS_TO_IGNORE, *ignore]),
     )

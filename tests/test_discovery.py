@@ -254,3 +254,48 @@ def test_dry_run_table_lists_every_slot_and_skip(sct_example):
     assert lines[0].split() == ['subject', 'session', 'slot', 'files']
     assert any('T2starAx' in line and 'acq-ax_T2starw' in line for line in lines)
     assert any(line.startswith('ms01') and 'SKIPPED' in line for line in lines)
+
+
+def test_labels_bids_does_not_allow_fail_their_unit_never_merged(bids_tree):
+    """``sub-a b`` was read as ``sub-a`` (its T2w merged into a real sub-a), ``sub-ü1`` lost."""
+    root = bids_tree(
+        {
+            'sub-a/anat/sub-a_acq-sag_T2w.nii.gz': 'sagittal',
+            'sub-a b/anat/sub-a b_acq-sag_T2w.nii.gz': 'sagittal',
+            'sub-ü1/anat/sub-ü1_acq-sag_T2w.nii.gz': 'sagittal',
+            'sub-c/ses-x y/anat/sub-c_ses-x y_acq-sag_T2w.nii.gz': 'sagittal',
+            'sub-c/ses-1/anat/sub-c_ses-1_acq-sag_T2w.nii.gz': 'sagittal',
+        }
+    )
+    units = {u.name: u for u in discover(index_dataset(root))}
+    assert sorted(units) == ['sub-a', 'sub-a b', 'sub-c_ses-1', 'sub-c_ses-x y', 'sub-ü1']
+    assert _names(units['sub-a'], Slot.T2Sag) == ['sub-a_acq-sag_T2w.nii.gz']
+    assert units['sub-a'].runnable
+    assert units['sub-c_ses-1'].runnable
+    assert units['sub-a b'].error == (
+        f"{root / 'sub-a b'}: the label 'a b' is not a BIDS label (letters and digits only), so "
+        'its images were left out; rename the folder and its files (e.g. sub-ab)'
+    )
+    assert units['sub-ü1'].error.endswith('(e.g. sub-u1)')
+    assert units['sub-c_ses-x y'].error.startswith(
+        f"{root / 'sub-c' / 'ses-x y'}: the label 'x y'"
+    )
+    only = discover(index_dataset(root), participant_labels=['a b', 'c'], session_labels=['1'])
+    assert sorted(u.name for u in only) == ['sub-a b', 'sub-c_ses-1']
+
+
+def test_no_t2w_and_an_unreadable_other_image_is_skipped_not_failed(bids_tree):
+    root = bids_tree({'sub-01/anat/sub-01_T1w.nii.gz': 'isotropic'})
+    (root / 'sub-01' / 'anat' / 'sub-01_T1w.nii.gz').write_bytes(b'not an image')
+    unit = _one(root)
+    assert unit.error is None
+    assert unit.skip_reason.startswith('no sagittal T2w (T2Sag) among sub-01_T1w.nii.gz;')
+    assert unit.skip_reason.endswith('; sub-01_T1w.nii.gz cannot be read either')
+
+
+def test_an_unreadable_image_that_may_be_the_t2sag_fails_its_unit(bids_tree):
+    root = bids_tree({'sub-01/anat/sub-01_T2w.nii.gz': 'sagittal'})
+    (root / 'sub-01' / 'anat' / 'sub-01_T2w.nii.gz').write_bytes(b'not an image')
+    unit = _one(root)
+    assert unit.skip_reason is None
+    assert unit.error.startswith(f'cannot read the header of {root}/sub-01/anat/sub-01_T2w')

@@ -229,6 +229,14 @@ def make_only_brain(root: Path, label: str, good: Good) -> str:
     return f'sub-{label}_FLAIR.nii.gz, sub-{label}_T1w.nii.gz'
 
 
+def make_unreadable_no_t2w(root: Path, label: str, good: Good) -> str:
+    """No T2w at all, and the only image (a T1w) is a failed download."""
+    path = anat(root, label, 'T1w.nii.gz')
+    with gzip.open(path, 'wt') as handle:
+        handle.write('<html><body><h1>404 Not Found</h1></body></html>\n')
+    return path.name
+
+
 def make_two_runs(root: Path, label: str, good: Good) -> str:
     first = anat(root, label, 'acq-sag_run-1_T2w.nii.gz')
     shutil.copyfile(good.t2sag, first)

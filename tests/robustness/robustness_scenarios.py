@@ -122,6 +122,23 @@ def sessions_differ(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     yield Scenario(bids, argv, str(stir.relative_to(bids)), expect=expect)
 
 
+def bad_label(folder: str):
+    """A subject folder whose label BIDS does not allow, beside the good subject."""
+
+    @contextmanager
+    def scenario(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
+        bids = copy_dataset(good, tmp)
+        anat = bids / folder / 'anat'
+        anat.mkdir(parents=True)
+        shutil.copyfile(good.t2sag, anat / f'{folder}_acq-sag_T2w.nii.gz')
+        argv = participant_argv(bids, tmp, model)
+        processed = [summary(tmp / 'out', GOOD)]
+        yield Scenario(bids, argv, str(bids / folder), unit=folder, processed=processed)
+
+    scenario.__name__ = f'bad_label({folder!r})'
+    return scenario
+
+
 @contextmanager
 def output_read_only(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
     """OUTPUT_DIR without write permission (immutable for root, whom permissions do not stop)."""
