@@ -272,10 +272,26 @@ def dataset_description(bids_dir: Path, container: Mapping[str, str] | None = No
         'BIDSVersion': '1.10.0',
         'DatasetType': 'derivative',
         'GeneratedBy': [generated],
-        'SourceDatasets': [{'URL': str(bids_dir)}],
-        'DatasetLinks': {'raw': str(bids_dir)},
+        'SourceDatasets': [source_dataset(bids_dir)],
+        'DatasetLinks': {'raw': bids_dir.absolute().as_uri()},
         'HowToAcknowledge': f'Cite Walsh et al., MICCAI 2024, and sclesion v{__version__}',
     }
+
+
+def source_dataset(bids_dir: Path) -> dict[str, str]:
+    """``SourceDatasets`` entry of the input: its ``file://`` URI, and its DOI when it has one.
+
+    >>> source_dataset(Path('/data/my ds'))
+    {'URL': 'file:///data/my%20ds'}
+    """
+    entry = {'URL': bids_dir.absolute().as_uri()}
+    try:
+        doi = json.loads((bids_dir / 'dataset_description.json').read_text()).get('DatasetDOI')
+    except (OSError, ValueError, AttributeError):
+        doi = None
+    if isinstance(doi, str) and doi:
+        entry['DOI'] = doi if doi.startswith('doi:') else f'doi:{doi}'
+    return entry
 
 
 def container_info() -> dict[str, str] | None:
@@ -288,8 +304,23 @@ def container_info() -> dict[str, str] | None:
     return None
 
 
+#: What ``.bidsignore`` hides from the BIDS validator: files the spec does not cover. The schema
+#: validator matches a folder by its name without a trailing slash (``figures/`` misses).
+BIDSIGNORE = (
+    '*.html',
+    'logs',
+    '**/log',
+    '**/figures',
+    '*_desc-centerline.tsv',
+    '*_desc-centerline.json',
+    '*_summary.tsv',
+    '*_summary.json',
+    'group_*',
+)
+
+
 def ensure_dataset_description(output_dir: Path, bids_dir: Path) -> Path:
-    """Write the output's ``dataset_description.json`` and ``.bidsignore`` once.
+    """Write the output's ``dataset_description.json`` once, and complete its ``.bidsignore``.
 
     Several participant jobs (a SLURM array) may start at once: the first to create the file
     wins (exclusive create of a temporary, then an atomic no-overwrite link), the others keep it.
@@ -308,16 +339,9 @@ def ensure_dataset_description(output_dir: Path, bids_dir: Path) -> Path:
         finally:
             os.unlink(tmp)
     ignore = output_dir / '.bidsignore'
-    if not ignore.exists():
-        patterns = [
-            '*.html',
-            'logs/',
-            'figures/',
-            '*_desc-centerline.tsv',
-            '*_desc-centerline.json',
-            '*_summary.tsv',
-            '*_summary.json',
-            'group_*',
-        ]
-        atomic_write(ignore, lambda tmp: tmp.write_text('\n'.join(patterns) + '\n'))
+    kept = ignore.read_text().splitlines() if ignore.is_file() else []
+    missing = [pattern for pattern in BIDSIGNORE if pattern not in kept]
+    if missing:  # an output folder of an older version gets the patterns it lacks
+        lines = [*kept, *missing]
+        atomic_write(ignore, lambda tmp: tmp.write_text('\n'.join(lines) + '\n'))
     return path

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 
 import nibabel as nib
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 from bids import BIDSLayout
 
 from bids_app.cli.run import main
+from bids_app.validation import find_validator
 
 
 @pytest.fixture(scope='module')
@@ -103,6 +106,30 @@ def test_lesion_table_matches_the_dseg(run):
             nib.load(str(dseg_path).replace('desc-lesions_dseg', 'label-lesion_mask')).dataobj
         )
         assert np.array_equal(dseg > 0, mask > 0)
+
+
+def test_the_bids_validator_finds_no_error_in_the_outputs(run, tmp_path):
+    """The schema validator (bids-validator-deno, a dependency) on a participant output."""
+    _, out, _ = run
+    validator = find_validator()
+    env = {**os.environ, 'DENO_DIR': str(tmp_path / 'deno')}
+    version = validator and subprocess.run(
+        [validator, '--version'], capture_output=True, env=env, check=False
+    )
+    if not version or version.returncode:
+        pytest.skip(f'the BIDS validator cannot run here ({validator})')
+    result = subprocess.run(
+        [validator, str(out), '--format', 'json'],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    issues = json.loads(result.stdout)['issues']['issues']
+    errors = [(i['code'], i.get('subCode'), i.get('location')) for i in issues
+              if i['severity'] == 'error']  # fmt: skip
+    assert errors == []
+    assert not [i for i in issues if i['code'] == 'TSV_COLUMN_TYPE_REDEFINED']
+    description = json.loads((out / 'dataset_description.json').read_text())
+    assert description['DatasetLinks']['raw'].startswith('file:///')
+    assert description['SourceDatasets'][0]['URL'].startswith('file:///')
 
 
 def test_rerun_reuses_and_overwrite_recomputes(run, caplog):

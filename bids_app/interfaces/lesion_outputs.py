@@ -85,7 +85,11 @@ class WriteLesionOutputs(SimpleInterface):
             save_image(t2.get_fdata(dtype=np.float32), affine, names.path('preproc'))
             write_json(
                 names.path('preproc', '.json'),
-                {'Sources': names.uris['T2Sag'], 'Description': 'T2Sag fused from its chunks'},
+                {
+                    'Sources': names.uris['T2Sag'],
+                    'Description': 'T2Sag fused from its chunks',
+                    'SkullStripped': False,
+                },
             )
             written.append(names.path('preproc'))
         providers = ', '.join(f'{s}:{frame.providers[s]}' for s in frame.slots)
@@ -123,7 +127,8 @@ class WriteLesionOutputs(SimpleInterface):
             },
         )
         save_image(labels.astype(np.int16), affine, names.path('dseg'), dtype=np.int16)
-        # One JSON for the dseg image and its same-name lesion table (the columns' descriptions).
+        # One JSON for the dseg image and its same-name lesion table: the columns' descriptions,
+        # but not ``index``, which BIDS defines for every dseg table (an integer).
         write_json(
             names.path('dseg', '.json'),
             {
@@ -131,7 +136,7 @@ class WriteLesionOutputs(SimpleInterface):
                 'Manual': False,
                 'Sources': [probseg_uri],
                 'Description': 'Lesions numbered 1..N, superior-most first (26-connectivity)',
-                **COLUMNS,
+                **{column: info for column, info in COLUMNS.items() if column != 'index'},
             },
         )
         write_tsv(names.path('dseg', '.tsv'), [m.to_row() for m in table], list(COLUMNS))
@@ -148,7 +153,15 @@ class WriteLesionOutputs(SimpleInterface):
             'threshold': inputs.threshold,
             'min_lesion_mm3': inputs.min_lesion_mm3,
         }
-        write_json(names.path('summary', '.json'), SUMMARY_COLUMNS)
+        dseg_uri = bids_uri(names.path('dseg', '.tsv'), Path(inputs.output_dir), '')
+        write_json(
+            names.path('summary', '.json'),
+            {
+                'Description': 'Lesion load of the subject/session, one row',
+                'Sources': [bids_uri(names.path('mask'), Path(inputs.output_dir), ''), dseg_uri],
+                **SUMMARY_COLUMNS,
+            },
+        )
         summary_path = write_tsv(names.path('summary', '.tsv'), [summary], list(SUMMARY_COLUMNS))
         self._results.update(out_files=[str(p) for p in written], summary=str(summary_path))
         return runtime

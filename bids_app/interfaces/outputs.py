@@ -94,6 +94,7 @@ class WritePreprocOutputs(SimpleInterface):
                     'Sources': uris,
                     'SpatialReference': bids_uri(tsv_path, out_dir, ''),
                     'Description': f'{slot} resampled into the cord frame (QC)',
+                    'SkullStripped': False,
                     'CordFrame': {
                         'VoxelSize': config.voxel_mm,
                         'CropSize': [config.crop_size, config.crop_size],
