@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bids_app import __version__
+from bids_app.cli.run import setup_logging
 from bids_app.cli.types import bids_filter, positive_int
 from bids_app.errors import DatasetError, SclesionError
 from bids_app.insertion.dataset import InsertionConfig, write_insertions
@@ -20,9 +21,6 @@ from bids_app.insertion.regions import REGIONS
 from bids_app.insertion.sources import plan_units
 
 logger = logging.getLogger(__name__)
-
-#: Default log level: between INFO and WARNING, as the other commands.
-IMPORTANT = 25
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,10 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sclesion-insert-lesions``; returns the exit code."""
     args = build_parser().parse_args(argv)
-    logging.addLevelName(IMPORTANT, 'IMPORTANT')
-    logging.basicConfig(
-        level=max(IMPORTANT - 5 * args.verbose, logging.DEBUG), format='%(levelname)s: %(message)s'
-    )
+    setup_logging(args.verbose)
     config = InsertionConfig(
         copies=args.copies,
         max_lesions=args.max_lesions,
@@ -113,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SclesionError as err:
         logger.error('%s', err)
         return err.exit_code
-    logger.log(IMPORTANT, 'wrote %d subjects, %d lesions, to %s', written, lesions, args.out_dir)
+    logger.log(25, 'wrote %d subjects, %d lesions, to %s', written, lesions, args.out_dir)
     return 0
 
 
