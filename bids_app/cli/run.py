@@ -150,14 +150,27 @@ def run(config: RunConfig, args: argparse.Namespace, *, verbosity: int = 0) -> i
 def run_participant_level(
     units: Sequence[Unit], config: RunConfig, *, reports_only: bool, verbosity: int
 ) -> int:
-    """Participant workflows (unless ``--reports-only``), then one HTML report per subject."""
+    """Participant workflows (unless ``--reports-only``), then one HTML report per subject.
+
+    A subject whose every unit was reused and whose report exists keeps its report.
+    """
     started = datetime.now()
+    reused: set[str] = set()
     if reports_only:
         outcomes: dict[str, str | None] = {u.name: None for u in units if u.runnable}
     else:
-        outcomes = run_participant(units, config, verbosity)
+        outcomes, reused = run_participant(units, config, verbosity)
+    kept = {
+        u.subject
+        for u in units
+        if u.name in reused and (config.output_dir / f'sub-{u.subject}.html').is_file()
+    } - {u.subject for u in units if u.name in outcomes and u.name not in reused}
     failed_reports = write_reports(
-        units, outcomes, config, work_dir_of=unit_work_dirs(units, config), started=started
+        [u for u in units if u.subject not in kept],
+        outcomes,
+        config,
+        work_dir_of=unit_work_dirs(units, config),
+        started=started,
     )
     for subject in failed_reports:
         outcomes[f'report of sub-{subject}'] = 'the HTML report failed (see logs/)'

@@ -14,7 +14,7 @@ from pathlib import Path
 import tomli_w
 import yaml
 
-from bids_app.cli import frame_keys
+from bids_app.cli import frame_keys, reuse
 from bids_app.cli.locks import unit_locks
 from bids_app.config import RunConfig, Slot
 from bids_app.derivatives import (
@@ -271,6 +271,7 @@ def inference_options(config: RunConfig) -> InferenceOptions:
     )
     return InferenceOptions(
         model_dir=model_dir,
+        model_sha256=card['weights']['sha256'],
         device=config.device,
         tta=config.tta,
         precision='bfloat16' if config.bf16 else 'float32',
@@ -309,31 +310,52 @@ def lacking_slots(
     return why
 
 
-def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0) -> dict:
-    """Run the participant level on every runnable unit; return unit name -> failure or None.
+def run_participant(
+    units: Sequence[Unit], config: RunConfig, verbosity: int = 0
+) -> tuple[dict[str, str | None], set[str]]:
+    """Run the participant level on every runnable unit.
 
-    Units whose outputs are complete are reused unless ``--overwrite``.
+    A unit whose outputs are complete is reused when the record of what made them matches what
+    this run would use (:mod:`bids_app.cli.reuse`); otherwise it is recomputed, and one line says
+    why. ``--overwrite`` recomputes every unit.
+
+    Returns
+    -------
+    outcomes : dict
+        Unit name -> why it failed, or None.
+    reused : set of str
+        The units whose outputs were reused as they were.
     """
     check_writable(config.output_dir, 'output folder')
     check_writable(config.work_dir, 'work folder (-w)')
     outcomes: dict[str, str | None] = {u.name: u.error for u in units if u.error}
     inference = inference_options(config)
     outcomes.update(lacking_slots(units, inference.model_dir, config.ignore))
-    plans = []
+    ignore = tuple(str(s) for s in config.ignore)
+    plans, reused = [], set()
     for plan in _plans(
         [u for u in units if u.name not in outcomes], config, outcomes, labels=False
     ):
         if _participant_output(plan, config).exists() and not config.overwrite:
-            logger.log(25, '%s: outputs exist, reused (--overwrite recomputes)', plan.unit.name)
-            outcomes[plan.unit.name] = None
-        else:
-            plans.append(plan)
+            record = reuse.read_record(config.output_dir, plan)
+            why = reuse.changes(record, reuse.settings(plan, inference, ignore))
+            if not why:
+                logger.log(25, '%s: outputs made from the same inputs, model and options, '
+                           'reused (--overwrite recomputes)', plan.unit.name)  # fmt: skip
+                outcomes[plan.unit.name] = None
+                reused.add(plan.unit.name)
+                continue
+            logger.log(25, '%s: %s, recomputing', plan.unit.name, '; '.join(why))
+        plans.append(plan)
     if not plans:
-        return outcomes
+        return outcomes, reused
     _start(config, verbosity)  # before the locks: --clean-workdir empties their folder
     with unit_locks(plans, config) as (plans, busy):
         outcomes.update(busy)
         if plans:
+            records = {p.unit.name: reuse.make_record(p, inference, ignore) for p in plans}
+            for plan in plans:  # a run that stops half-way leaves no record: recomputed later
+                reuse.record_path(config.output_dir, plan).unlink(missing_ok=True)
             _run_participant_workflows(plans, config, inference)
             outcomes.update(
                 unit_outcomes(
@@ -344,8 +366,9 @@ def run_participant(units: Sequence[Unit], config: RunConfig, verbosity: int = 0
             )
             for plan in plans:
                 if outcomes.get(plan.unit.name) is None:
+                    reuse.write_record(config.output_dir, plan, records[plan.unit.name])
                     warn_dropped(plan, _participant_output(plan, config))
-    return outcomes
+    return outcomes, reused
 
 
 def warn_dropped(plan: UnitPlan, summary: Path) -> None:

@@ -19,6 +19,9 @@ from bids_app.postprocess import PostprocessOptions
 class _PredictInputSpec(BaseInterfaceInputSpec):
     cordframe = File(exists=True, mandatory=True, desc='the cord frame (.npz)')
     model_dir = Directory(exists=True, mandatory=True, desc='model folder')
+    model_sha256 = traits.Str(
+        '', usedefault=True, desc='weights checksum checked before the run; other weights fail'
+    )
     device = traits.Str('auto', usedefault=True, desc='auto, cpu, cuda[:N]')
     tta = traits.Bool(False, usedefault=True, desc='mirroring test-time augmentation')
     precision = traits.Enum(
@@ -54,6 +57,7 @@ class PredictLesions(SimpleInterface):
 
         import numpy as np
 
+        from bids_app.errors import ModelCardError
         from bids_app.frame import CordFrame
         from bids_app.inference import LesionPredictor
         from bids_app.postprocess import postprocess
@@ -67,6 +71,12 @@ class PredictLesions(SimpleInterface):
             precision=self.inputs.precision,
             n_threads=self.inputs.num_threads,
         )
+        expected, found = self.inputs.model_sha256, predictor.card['weights']['sha256']
+        if expected and found != expected:
+            raise ModelCardError(
+                f'{self.inputs.model_dir} changed during the run (weights sha256 {found[:12]}, '
+                f'checked as {expected[:12]}); rerun with the model folder left as it is'
+            )
         usable = [s for s in frame.slots if s in predictor.slots and s not in frame.dropped]
         probability = predictor.predict(
             {s: frame.crops[s] for s in usable}, {s: frame.coverage[s] for s in usable}

@@ -110,9 +110,14 @@ def init_frames_wf(plan: UnitPlan, *, cache_dir: Path, crashdump_dir: Path) -> p
 
 @dataclass(frozen=True)
 class InferenceOptions:
-    """How the participant level runs the model (recorded in the sidecars)."""
+    """How the participant level runs the model (recorded in the sidecars).
+
+    ``model_sha256`` is the weights' checksum as checked before the run ('' for none): the
+    prediction node reruns when it changes, and fails if the folder holds other weights by then.
+    """
 
     model_dir: Path
+    model_sha256: str = ''
     device: str = 'auto'
     tta: bool = False
     precision: str = 'float32'
@@ -167,6 +172,7 @@ def init_unit_wf(
     predict = pe.Node(
         PredictLesions(
             model_dir=str(inference.model_dir),
+            model_sha256=inference.model_sha256,
             device=inference.device,
             tta=inference.tta,
             precision=inference.precision,

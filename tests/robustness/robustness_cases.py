@@ -641,6 +641,19 @@ CASES: tuple[Case, ...] = (
         make=outputs.output_is_other_pipeline,
         others='none: the run is refused before any work',
     ),
+    Case(
+        id='staleoutputs',
+        category='output',
+        how='outputs of a default run in OUTPUT_DIR, rerun with --threshold 0.9 (no --overwrite)',
+        exit_code=0,
+        outcome='processed',
+        problem=r'--threshold changed \(0\.5 -> 0\.9\), recomputing',
+        fix='',
+        sees='one line says what changed; recomputed (the old outputs were reused before)',
+        run='own',
+        make=outputs.outputs_of_other_options,
+        others='n/a: one subject',
+    ),
 )
 
 BY_ID = {case.id: case for case in CASES}

@@ -120,3 +120,18 @@ def output_is_other_pipeline(tmp: Path, good: Good, model: Path) -> Iterator[Sce
     argv = participant_argv(bids, tmp, model)
     argv[1] = str(labels)
     yield Scenario(bids, argv, str(labels))
+
+
+@contextmanager
+def outputs_of_other_options(tmp: Path, good: Good, model: Path) -> Iterator[Scenario]:
+    """OUTPUT_DIR holds a finished default run; the rerun asks for another threshold."""
+    from checksums import checksums
+
+    from bids_app.cli.run import main
+
+    bids = copy_dataset(good, tmp)
+    before = checksums(bids)
+    if main(participant_argv(bids, tmp, model)) != 0:
+        raise RuntimeError('the first run failed')
+    argv = participant_argv(bids, tmp, model, '--threshold', '0.9')
+    yield Scenario(bids, argv, _UNIT, processed=[_summary(tmp / 'out')], before=before)
