@@ -105,16 +105,18 @@ def check_output_owner(output_dir: Path, bids_dir: Path) -> None:
 
 
 def check_output_not_input(output_dir: Path, inputs: dict[str, Path | None]) -> None:
-    """``UsageError`` when OUTPUT_DIR is, holds or lies in a folder the run reads.
+    """``UsageError`` when OUTPUT_DIR is a folder the run reads, or would write into one.
 
-    ``inputs`` maps an option (``--cord-masks``, ``--labels``) to its folder, or None.
+    ``inputs`` maps an option (``--cord-masks``, ``--labels``) to its folder, or None. A folder
+    beside the outputs (``OUT/labels``) or holding them (``labels/sclesion``) is no conflict.
     """
     for option, folder in inputs.items():
         if folder is None:
             continue
         folder = folder.resolve()
-        if is_within(output_dir, folder) or is_within(folder, output_dir):
+        inside = is_within(folder, output_dir) and folder.relative_to(output_dir).parts[:1]
+        if folder == output_dir or (inside and inside[0].startswith('sub-')):
             raise UsageError(
-                f'the output folder {output_dir} and the {option} folder {folder} overlap; '
+                f'the output folder {output_dir} would hold the {option} folder {folder}; '
                 'sclesion would write among the files it reads: choose another OUTPUT_DIR'
             )

@@ -75,11 +75,14 @@ def test_our_own_output_folder_passes(tmp_path: Path) -> None:
 
 def test_the_folders_the_run_reads_are_never_the_output(tmp_path: Path) -> None:
     labels = tmp_path / 'bids' / 'derivatives' / 'labels'
-    with pytest.raises(UsageError, match=r'and the --labels folder .* overlap'):
+    with pytest.raises(UsageError, match=r'would hold the --labels folder .*; sclesion would'):
         check_output_not_input(labels, {'--cord-masks': None, '--labels': labels})
-    with pytest.raises(UsageError, match=r'and the --cord-masks folder .* overlap'):
-        check_output_not_input(labels / 'sclesion', {'--cord-masks': labels})
+    masks = tmp_path / 'out' / 'sub-01' / 'masks'
+    with pytest.raises(UsageError, match='would hold the --cord-masks folder'):
+        check_output_not_input(tmp_path / 'out', {'--cord-masks': masks})
     check_output_not_input(tmp_path / 'out', {'--labels': labels})
+    check_output_not_input(labels / 'sclesion', {'--labels': labels})
+    check_output_not_input(tmp_path / 'out', {'--labels': tmp_path / 'out' / 'labels'})
 
 
 def test_an_output_folder_that_is_a_link_into_the_input_is_refused(bids_tree, tmp_path, capsys):
