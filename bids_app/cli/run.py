@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bids_app.cli.boilerplate import write_boilerplate
+from bids_app.cli.frames import cached_frames, preprocess_frames
 from bids_app.cli.parser import build_parser
 from bids_app.cli.paths import (
     check_output_links,
@@ -19,8 +20,6 @@ from bids_app.cli.paths import (
     check_paths,
 )
 from bids_app.cli.workflow import (
-    cached_frames,
-    preprocess_frames,
     run_participant,
     unit_work_dirs,
 )

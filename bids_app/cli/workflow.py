@@ -14,7 +14,7 @@ from pathlib import Path
 import tomli_w
 import yaml
 
-from bids_app.cli import frame_keys, reuse
+from bids_app.cli import reuse
 from bids_app.cli.locks import unit_locks
 from bids_app.config import RunConfig, Slot
 from bids_app.derivatives import (
@@ -34,7 +34,6 @@ from bids_app.progress import progress
 from bids_app.workflows.base import (
     InferenceOptions,
     UnitPlan,
-    init_frames_wf,
     init_sclesion_wf,
     init_unit_wf,
     workflow_name,
@@ -153,11 +152,6 @@ def _participant_output(plan: UnitPlan, config: RunConfig) -> Path:
     return folder / f'{plan.unit.name}_desc-lesions_summary.tsv'
 
 
-def frames_cache(config: RunConfig) -> Path:
-    """Where training keeps each unit's cord frame (reused by later runs and variants)."""
-    return config.work_dir / 'frames'
-
-
 def unit_outcomes(
     plans: Sequence[UnitPlan],
     log_dir: Callable[[UnitPlan], Path],
@@ -184,7 +178,7 @@ def write_settings(paths: Sequence[Path], config: RunConfig) -> None:
         path.write_text(content)
 
 
-def _plans(
+def plans_of(
     units: Sequence[Unit], config: RunConfig, outcomes: dict[str, str | None], *, labels: bool
 ) -> list[UnitPlan]:
     sct_command = sct_provider(config)
@@ -220,7 +214,7 @@ def unit_labels(unit: Unit, config: RunConfig) -> list[Path]:
 UNITS_PER_GRAPH = 8
 
 
-def _run(
+def run_graphs(
     plans: Sequence[UnitPlan],
     build: Callable[[UnitPlan, Path], object],
     log_dir: Callable[[UnitPlan], Path],
@@ -247,7 +241,7 @@ def _run(
                 break
 
 
-def _start(config: RunConfig, verbosity: int) -> None:
+def start_run(config: RunConfig, verbosity: int) -> None:
     if config.clean_workdir and config.work_dir.exists():
         shutil.rmtree(config.work_dir)
     _configure_nipype(config, verbosity)
@@ -333,7 +327,7 @@ def run_participant(
     outcomes.update(lacking_slots(units, inference.model_dir, config.ignore))
     ignore = tuple(str(s) for s in config.ignore)
     plans, reused = [], set()
-    for plan in _plans(
+    for plan in plans_of(
         [u for u in units if u.name not in outcomes], config, outcomes, labels=False
     ):
         if _participant_output(plan, config).exists() and not config.overwrite:
@@ -349,7 +343,7 @@ def run_participant(
         plans.append(plan)
     if not plans:
         return outcomes, reused
-    _start(config, verbosity)  # before the locks: --clean-workdir empties their folder
+    start_run(config, verbosity)  # before the locks: --clean-workdir empties their folder
     with unit_locks(plans, config) as (plans, busy):
         outcomes.update(busy)
         if plans:
@@ -406,81 +400,10 @@ def _run_participant_workflows(
     def log_dir(plan: UnitPlan) -> Path:
         return _unit_log_dir(plan, config)
 
-    _run(plans, build, log_dir, config)
+    run_graphs(plans, build, log_dir, config)
 
 
 def unit_work_dirs(units: Sequence[Unit], config: RunConfig) -> dict[str, Path]:
     """Each unit's Nipype folder in the work directory (it may no longer exist)."""
     root = config.work_dir / workflow_name()
     return {u.name: root / (u.name.replace('-', '_') + '_wf') for u in units}
-
-
-def preprocess_frames(
-    units: Sequence[Unit], config: RunConfig, verbosity: int = 0
-) -> dict[str, Path | str]:
-    """Pre-process every runnable unit with its reference labels, for training.
-
-    Returns
-    -------
-    dict
-        Unit name -> its cord frame file (``work_dir/frames/<unit>.npz``, labels included), or
-        the reason it was left out (no label, a failure). Frames already cached are reused.
-    """
-    outcomes: dict[str, str | None] = {
-        u.name: u.error or u.skip_reason for u in units if not u.runnable
-    }
-    cache = frames_cache(config)
-    plans, reused = [], 0
-    for plan in _plans(units, config, outcomes, labels=True):
-        if frame_keys.is_fresh(plan, cache / f'{plan.unit.name}.npz'):
-            outcomes[plan.unit.name] = None
-            reused += 1
-        else:
-            plans.append(plan)
-    if reused:
-        logger.log(25, '%d cord frames reused from %s (inputs unchanged)', reused, cache)
-    if plans:
-        _start(config, verbosity)
-        with unit_locks(plans, config, output=False) as (plans, busy):
-            outcomes.update(busy)
-            if plans:
-                _preprocess(plans, config, outcomes)
-    return {name: why if why else cache / f'{name}.npz' for name, why in outcomes.items()}
-
-
-def _preprocess(
-    plans: Sequence[UnitPlan], config: RunConfig, outcomes: dict[str, str | None]
-) -> None:
-    """Run the frame workflows of ``plans``; record each unit's fate in ``outcomes``."""
-    cache = frames_cache(config)
-    log_root = config.output_dir / 'logs' / config.run_uuid
-
-    def build(plan: UnitPlan, crashdump_dir: Path):
-        return init_frames_wf(plan, cache_dir=cache, crashdump_dir=crashdump_dir)
-
-    def log_dir(plan: UnitPlan) -> Path:
-        return log_root / plan.unit.name
-
-    write_settings([log_root / 'sclesion.toml'], config)
-    _run(plans, build, log_dir, config)
-    made = unit_outcomes(plans, log_dir, lambda p: cache / f'{p.unit.name}.npz')
-    outcomes.update(made)
-    for plan in plans:
-        if made[plan.unit.name] is None:
-            frame_keys.record(plan, cache / f'{plan.unit.name}.npz')
-
-
-def cached_frames(units: Sequence[Unit], config: RunConfig) -> dict[str, Path | str]:
-    """The cord frames a previous pre-processing left in the work directory (for ``torchrun``)."""
-    cache = frames_cache(config)
-    frames: dict[str, Path | str] = {}
-    for unit in units:
-        path = cache / f'{unit.name}.npz'
-        frames[unit.name] = (
-            path
-            if path.is_file()
-            else (
-                f'not pre-processed in {cache}; run the same command with --preprocess-only first'
-            )
-        )
-    return frames

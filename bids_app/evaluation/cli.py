@@ -19,10 +19,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bids_app import __version__
+from bids_app.cli.frames import preprocess_frames
 from bids_app.cli.parser import build_parser as build_run_parser
 from bids_app.cli.run import build_config, discover_units, setup_logging
 from bids_app.cli.types import non_negative_float, probability
-from bids_app.cli.workflow import preprocess_frames
 from bids_app.config import RunConfig
 from bids_app.errors import DatasetError, SclesionError
 from bids_app.evaluation.faint import CORD_RADIUS_MM, FAINT_CONTRAST, SHELL_MM

@@ -6,10 +6,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from bids_app.cli import workflow
+from bids_app.cli import frames as cli_frames
+from bids_app.cli.frames import preprocess_frames
 from bids_app.cli.parser import build_parser
 from bids_app.cli.run import build_config, discover_units
-from bids_app.cli.workflow import preprocess_frames
 from bids_app.config import Slot
 from bids_app.frame import CordFrame
 from bids_app.phantoms.dataset import write_dataset
@@ -49,13 +49,13 @@ def test_labels_reach_the_frame_with_their_volume(phantom, tmp_path, monkeypatch
         assert frame_mm3 == pytest.approx(native_mm3, rel=0.35)
     # A second run reuses the cached frame without building a workflow; a changed input redoes it.
     with monkeypatch.context() as patch:
-        patch.setattr(workflow, '_run', _no_workflow)
+        patch.setattr(cli_frames, 'run_graphs', _no_workflow)
         again = preprocess_frames(discover_units(config), config)
     assert again['sub-001'] == frames['sub-001']
     native[0].touch()
     redone = []
     with monkeypatch.context() as patch:
-        patch.setattr(workflow, '_run', lambda plans, *a: redone.extend(plans))
+        patch.setattr(cli_frames, 'run_graphs', lambda plans, *a: redone.extend(plans))
         preprocess_frames(discover_units(config), config)
     assert [p.unit.name for p in redone] == ['sub-001']
 
