@@ -6,8 +6,10 @@ singular affine fail their unit at discovery (:mod:`bids_app.discovery`), before
 
 from __future__ import annotations
 
+import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from nibabel.filebasedimages import ImageFileError
 
 from bids_app.errors import InputImageError
 from bids_app.image_checks import check_shape, qform_sform_distance
+
+logger = logging.getLogger(__name__)
 
 #: Voxel sizes within this fraction of each other make an image 3D (isotropic).
 ISOTROPY_TOLERANCE = 0.10
@@ -59,6 +63,42 @@ def classify_plane(affine: np.ndarray, zooms: Sequence[float]) -> Plane:
     return (Plane.sagittal, Plane.coronal, Plane.axial)[world_axis]
 
 
+class _Collect(logging.Handler):
+    """Keeps the messages of the records it gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _nibabel_messages_naming(path: Path) -> Iterator[None]:
+    """Log what nibabel says while reading ``path`` as warnings that name it.
+
+    nibabel prints the header fixes it makes (``pixdim[1,2,3] should be non-zero; setting 0
+    dims to 1``) through its own logger, without the file.
+    """
+    nibabel_logger = logging.getLogger('nibabel.global')
+    collect = _Collect()
+    handlers, propagate = nibabel_logger.handlers[:], nibabel_logger.propagate
+    nibabel_logger.handlers[:], nibabel_logger.propagate = [collect], False
+    try:
+        yield
+    finally:
+        nibabel_logger.handlers[:], nibabel_logger.propagate = handlers, propagate
+        for message in dict.fromkeys(collect.messages):
+            logger.warning('%s: %s (nibabel, reading the header)', path, message)
+
+
+def load_nifti(path: str | Path) -> nib.spatialimages.SpatialImage:
+    """``nibabel.load``, its messages naming the file (see :func:`_nibabel_messages_naming`)."""
+    with _nibabel_messages_naming(Path(path)):
+        return nib.load(str(path))
+
+
 def read_header(path: Path) -> tuple[Plane, str | None]:
     """Check an image's header without reading its voxels; return its plane and any doubt.
 
@@ -67,7 +107,7 @@ def read_header(path: Path) -> tuple[Plane, str | None]:
     ``ValueError`` for a file that is not NIfTI. The doubt is a qform and an sform that place
     the image more than ``QFORM_SFORM_TOLERANCE_MM`` apart.
     """
-    img = nib.load(str(path))
+    img = load_nifti(path)
     check_shape(img.shape, img.affine, str(path))
     plane = classify_plane(img.affine, img.header.get_zooms()[:3])
     qform, qform_code = img.get_qform(coded=True)

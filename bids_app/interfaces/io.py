@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from bids_app.derivatives import atomic_write
 from bids_app.errors import InputImageError
+from bids_app.headers import load_nifti
 from bids_app.image_checks import check_image
 
 
@@ -25,7 +26,7 @@ def load_image(
             f'{path} is a broken link (a DataLad file never fetched?); run `datalad get` on it'
         )
     try:
-        img = nib.load(str(path))
+        img = load_nifti(path)
         data = np.asanyarray(img.dataobj)
     except (OSError, ValueError, EOFError, zlib.error, ImageFileError) as exc:
         raise InputImageError(

@@ -53,11 +53,11 @@ class WriteLesionOutputs(SimpleInterface):
     output_spec = _WriteLesionOutputSpec
 
     def _run_interface(self, runtime):
-        import nibabel as nib
         import numpy as np
 
         from bids_app.derivatives import SUMMARY_COLUMNS, bids_uri, write_json, write_tsv
         from bids_app.frame import CordFrame
+        from bids_app.headers import load_nifti
         from bids_app.interfaces.io import save_image
         from bids_app.lesions import COLUMNS, label_lesions, lesion_table
         from bids_app.native import to_native
@@ -68,7 +68,7 @@ class WriteLesionOutputs(SimpleInterface):
         with np.load(inputs.prediction) as prediction:
             probability, mask = prediction['probability'], prediction['mask']
             slots_used = [str(s) for s in prediction['slots']]
-        t2 = nib.load(inputs.t2sag_file)
+        t2 = load_nifti(inputs.t2sag_file)
         affine = np.asarray(t2.affine, dtype=np.float64)
         native = to_native(frame, probability, mask, t2.shape[:3], affine)
         labels, n_lesions = label_lesions(native.mask, affine)

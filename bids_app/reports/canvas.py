@@ -20,6 +20,7 @@ from nibabel.orientations import OrientationError
 from numpy.typing import NDArray
 
 from bids_app.errors import InputImageError
+from bids_app.headers import load_nifti
 from bids_app.image_checks import check_shape
 from bids_app.reports.views import View, outline_segments
 
@@ -170,7 +171,7 @@ def load_canonical(path: Path) -> tuple[NDArray[np.float32], NDArray[np.float64]
         Voxel sizes in mm.
     """
     try:
-        image = nib.load(path)
+        image = load_nifti(path)
         # The header first: a broken affine or a huge grid must not be read (memory stays bounded).
         check_shape(image.shape[:3], image.affine, str(path))
         image = nib.as_closest_canonical(image)
