@@ -74,6 +74,7 @@ ENV HOME=/tmp/home \
     TORCH_HOME=/tmp/torch \
     DENO_DIR=/tmp/deno \
     SCLESION_MODELS=/opt/sclesion/models \
+    SCLESION_IMAGE="sclesion/sclesion:${SCLESION_VERSION}" \
     OMP_NUM_THREADS=1 \
     LD_PRELOAD=/usr/local/lib/libtcmalloc_minimal.so.4 \
     TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD=107374182400

@@ -295,13 +295,19 @@ def source_dataset(bids_dir: Path) -> dict[str, str]:
 
 
 def container_info() -> dict[str, str] | None:
-    """The container the app runs in, if any (set only then, as fMRIPrep does)."""
-    if os.environ.get('APPTAINER_CONTAINER') or os.environ.get('SINGULARITY_CONTAINER'):
-        image = os.environ.get('APPTAINER_CONTAINER') or os.environ['SINGULARITY_CONTAINER']
-        return {'Type': 'apptainer', 'Tag': image}
-    if Path('/.dockerenv').exists():
-        return {'Type': 'docker', 'Tag': f'sclesion/sclesion:{__version__}'}
-    return None
+    """The container the app runs in, recorded only inside sclesion's own image.
+
+    The Dockerfile sets ``SCLESION_IMAGE`` (``sclesion/sclesion:<version>``), which an Apptainer
+    image built from it keeps. Elsewhere nothing is recorded, even where ``/.dockerenv`` exists
+    (another image, with sclesion installed in it): its name would be a guess.
+    """
+    image = os.environ.get('SCLESION_IMAGE')
+    if not image:
+        return None
+    sif = os.environ.get('APPTAINER_CONTAINER') or os.environ.get('SINGULARITY_CONTAINER')
+    if sif:
+        return {'Type': 'apptainer', 'Tag': image, 'URI': Path(sif).absolute().as_uri()}
+    return {'Type': 'docker', 'Tag': image}
 
 
 #: What ``.bidsignore`` hides from the BIDS validator: files the spec does not cover. The schema

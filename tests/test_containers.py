@@ -262,6 +262,9 @@ def test_recipe_environment_matches_the_dockerfile(recipe, docker):
     same = ('NIPYPE_NO_ET', 'SCLESION_MODELS', 'OMP_NUM_THREADS', *ALLOCATOR_VARIABLES)
     for name in (*CACHE_VARIABLES, *same):
         assert exported[name] == docker_env[name], name
+    # The image names itself (derivatives.container_info), in both recipes.
+    assert docker_env['SCLESION_IMAGE'] == 'sclesion/sclesion:${SCLESION_VERSION}'
+    assert exported['SCLESION_IMAGE'] == f'sclesion/sclesion:{__version__}'
 
 
 def test_tcmalloc_is_preloaded_from_the_link_the_build_makes(docker):

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bids_app.derivatives import BIDSIGNORE, ensure_dataset_description, source_dataset
+from bids_app.derivatives import (
+    BIDSIGNORE,
+    container_info,
+    ensure_dataset_description,
+    source_dataset,
+)
 
 
 def test_description_links_the_input_by_uri_and_doi(tmp_path: Path) -> None:
@@ -34,3 +39,22 @@ def test_bidsignore_hides_every_subject_log_and_figures_folder(tmp_path: Path) -
     assert len(lines) == len(set(lines))
     ensure_dataset_description(out, tmp_path)
     assert (out / '.bidsignore').read_text().splitlines() == lines
+
+
+def test_the_container_is_recorded_only_inside_our_image(monkeypatch, tmp_path: Path) -> None:
+    """/.dockerenv exists in any Docker container: only our image's variable says it is ours."""
+    for name in ('SCLESION_IMAGE', 'APPTAINER_CONTAINER', 'SINGULARITY_CONTAINER'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('APPTAINER_CONTAINER', '/images/someone-else.sif')
+    assert container_info() is None
+    ensure_dataset_description(tmp_path / 'out', tmp_path)
+    description = json.loads((tmp_path / 'out' / 'dataset_description.json').read_text())
+    assert 'Container' not in description['GeneratedBy'][0]
+    monkeypatch.setenv('SCLESION_IMAGE', 'sclesion/sclesion:0.1.0')
+    assert container_info() == {
+        'Type': 'apptainer',
+        'Tag': 'sclesion/sclesion:0.1.0',
+        'URI': 'file:///images/someone-else.sif',
+    }
+    monkeypatch.delenv('APPTAINER_CONTAINER')
+    assert container_info() == {'Type': 'docker', 'Tag': 'sclesion/sclesion:0.1.0'}
