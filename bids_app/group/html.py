@@ -22,7 +22,9 @@ nav { position: sticky; top: 0; background: #20303c; padding: 6px 16px; z-index:
 nav a { color: #fff; margin-right: 14px; text-decoration: none; font-size: 14px; }
 main { max-width: 1300px; margin: 0 auto; padding: 8px 20px 40px; }
 h1 { font-size: 24px; } h2 { border-bottom: 2px solid #20303c; padding-bottom: 3px; }
-table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
+table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px;
+        display: block; max-width: 100%; overflow-x: auto; }
+td { overflow-wrap: anywhere; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #e8edf1; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed td, tr.not_run td { background: #fdecea; } tr.skipped td { background: #f3f3f3; }

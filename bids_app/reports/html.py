@@ -18,7 +18,9 @@ nav a { color: #fff; margin-right: 14px; text-decoration: none; font-size: 14px;
 main { max-width: 1200px; margin: 0 auto; padding: 8px 20px 40px; }
 h1 { font-size: 24px; } h2 { border-bottom: 2px solid #20303c; padding-bottom: 3px; }
 h3 { color: #20303c; } h4 { margin: 14px 0 4px; }
-table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
+table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px;
+        display: block; max-width: 100%; overflow-x: auto; }
+td { overflow-wrap: anywhere; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #e8edf1; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 8px 0 18px; } figcaption { font-size: 13px; color: #444; max-width: 1000px; }
