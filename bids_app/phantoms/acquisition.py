@@ -147,13 +147,52 @@ _SPECS: dict[Slot, _Spec] = {
 }
 
 
-def _grid_shape(spec: _Spec, small: bool, height_mm: float) -> tuple[int, int, int]:
-    """Voxel counts: L-R slices or field of view, A-P field of view, S-I slab height."""
+#: Per-image spread of the protocol's voxel size (scanners and sites differ): in-plane factor,
+#: and slice thickness (mm) of sagittal and axial acquisitions; 3D voxels scale as a whole.
+IN_PLANE_FACTOR = (0.6, 1.6)
+IN_PLANE_MM = (0.3, 1.5)
+SAGITTAL_SLICE_MM = (2.0, 4.0)
+AXIAL_SLICE_MM = (2.5, 6.0)
+ISOTROPIC_MM = (0.8, 1.3)
+#: Chance that an axial sequence is one short slab (16-40 mm) instead of covering C1-C7.
+P_SHORT_AXIAL = 0.25
+SHORT_AXIAL_MM = (16.0, 40.0)
+
+
+def draw_voxel_mm(spec: _Spec, rng: np.random.Generator) -> tuple[float, float, float]:
+    """One image's voxel size: the protocol's, spread as real sites spread it.
+
+    Examples
+    --------
+    >>> sizes = draw_voxel_mm(_SPECS[Slot.T2Sag], np.random.default_rng(0))
+    >>> 2.0 <= sizes[2] <= 4.0 and all(0.3 <= s <= 1.5 for s in sizes[:2])  # P, I: in-plane
+    True
+    """
+    if len(set(spec.voxel_mm)) == 1:
+        size = float(rng.uniform(*ISOTROPIC_MM))
+        return size, size, size
+    factor = rng.uniform(*IN_PLANE_FACTOR)
+    thick = SAGITTAL_SLICE_MM if spec.n_slices is not None else AXIAL_SLICE_MM
+    slice_mm = float(rng.uniform(*thick))
+    nominal_slice = max(spec.voxel_mm)
+    return tuple(  # type: ignore[return-value]
+        slice_mm if size == nominal_slice else float(np.clip(size * factor, *IN_PLANE_MM))
+        for size in spec.voxel_mm
+    )
+
+
+def _grid_shape(
+    spec: _Spec, voxel_mm: tuple[float, float, float], small: bool, height_mm: float
+) -> tuple[int, int, int]:
+    """Voxel counts: L-R slices or field of view, A-P field of view, S-I slab height.
+
+    Sagittal slabs keep the protocol's left-right coverage whatever their slice thickness.
+    """
     fov = spec.in_plane_fov_mm[1 if small else 0]
     shape = []
-    for code, size in zip(spec.axcodes, spec.voxel_mm, strict=True):
+    for code, nominal, size in zip(spec.axcodes, spec.voxel_mm, voxel_mm, strict=True):
         if code in 'LR' and spec.n_slices is not None:
-            shape.append(spec.n_slices[1 if small else 0])
+            shape.append(max(3, round(spec.n_slices[1 if small else 0] * nominal / size)))
         elif code in 'LRAP':
             shape.append(round(fov / size))
         else:
@@ -192,7 +231,13 @@ def draw_pose(rng: np.random.Generator) -> NDArray[np.float64]:
     )
 
 
-def _z_ranges(anatomy: Anatomy, slot: Slot, small: bool, rng: np.random.Generator) -> list:
+def _z_ranges(
+    anatomy: Anatomy,
+    slot: Slot,
+    small: bool,
+    rng: np.random.Generator,
+    voxel_mm: tuple[float, float, float],
+) -> list:
     """Body z ranges (top, bottom) in mm of the slabs of one sequence, upper slab first."""
     top_cerv = anatomy.cord_top_mm + rng.uniform(25.0, 45.0)
     t2_bottom = anatomy.level_z('T2', 'bottom') - rng.uniform(0.0, 10.0)
@@ -202,10 +247,14 @@ def _z_ranges(anatomy: Anatomy, slot: Slot, small: bool, rng: np.random.Generato
         upper_bottom = anatomy.level_z('T3', 'bottom') - rng.uniform(0.0, 10.0)
         lower_top = upper_bottom + rng.uniform(36.0, 54.0)
         return [(top_cerv, upper_bottom), (lower_top, anatomy.conus_mm - rng.uniform(45.0, 70.0))]
+    if slot in (Slot.T2starAx, Slot.T2Ax) and rng.random() < P_SHORT_AXIAL:
+        centre = rng.uniform(anatomy.level_z('C6', 'top'), anatomy.level_z('C2', 'top'))
+        half = rng.uniform(*SHORT_AXIAL_MM) / 2
+        return [(centre + half, centre - half)]
     if slot == Slot.T2starAx:
         top, bottom = anatomy.level_z('C1', 'top'), anatomy.level_z('C7', 'bottom')
         split = anatomy.level_z('C4', 'top') + rng.uniform(-8.0, 8.0)
-        step = _SPECS[slot].voxel_mm[2]
+        step = voxel_mm[2]
         upper_bottom = top - step * math.ceil((top - split) / step)
         return [(top, upper_bottom), (upper_bottom + rng.uniform(-4.0, 4.0), bottom)]
     if slot == Slot.T2Ax:
@@ -250,16 +299,17 @@ def plan_acquisitions(
         One per slab, upper slab first; slabs carry ``chunk`` entities when there are several.
     """
     spec = _SPECS[slot]
-    ranges = _z_ranges(anatomy, slot, small, rng)
+    voxel_mm = draw_voxel_mm(spec, rng)
+    ranges = _z_ranges(anatomy, slot, small, rng, voxel_mm)
     motion_rot, motion_shift = rng.normal(0.0, 1.0, 3), rng.normal(0.0, 1.5, 3)
     oblique = slot == Slot.T2starAx or rng.random() < 0.4
     out = []
     for k, (top, bottom) in enumerate(ranges, start=1):
-        shape = _grid_shape(spec, small, top - bottom)
+        shape = _grid_shape(spec, voxel_mm, small, top - bottom)
         z_mid = (top + bottom) / 2
         if spec.n_slices is None:
             # Axial slabs are placed from their top slice down.
-            z_mid = top - spec.voxel_mm[2] * (shape[2] - 1) / 2
+            z_mid = top - voxel_mm[2] * (shape[2] - 1) / 2
         c = centerline_xy(anatomy, np.array([z_mid]))[0]
         centre_body = np.array([c[0] + rng.uniform(-2, 2), c[1] + spec.a_p_shift_mm, z_mid, 1.0])
         centre = (pose @ centre_body)[:3]
@@ -275,7 +325,7 @@ def plan_acquisitions(
             'Manufacturer': 'sclesion-phantoms',
             'ManufacturersModelName': 'synthetic',
             **_SIDECARS[slot],
-            'SliceThickness': max(spec.voxel_mm),
+            'SliceThickness': round(max(voxel_mm), 3),
         }
         if len(ranges) > 1:
             entities['chunk'] = str(k)
@@ -287,7 +337,7 @@ def plan_acquisitions(
                 entities=entities,
                 suffix=spec.suffix,
                 shape=shape,
-                affine=grid_affine(spec.axcodes, spec.voxel_mm, shape, centre, rot),
+                affine=grid_affine(spec.axcodes, voxel_mm, shape, centre, rot),
                 body_to_world=rigid(*chunk_motion, centre) @ pose,
                 sidecar=sidecar,
             )
