@@ -77,10 +77,16 @@ def settings(
 
 def make_record(
     plan: UnitPlan, inference: InferenceOptions, ignore: tuple[str, ...]
-) -> dict[str, Any]:
-    """The record of a unit about to run: :func:`settings` and each input's identity."""
+) -> dict[str, Any] | None:
+    """The record of a unit about to run: :func:`settings` and each input's identity.
+
+    None when an input cannot be read now (the unit fails on it; no record is written).
+    """
     paths = {p for paths in _inputs(plan).values() for p in paths}
-    identity = {p: {**_stat(Path(p)), 'sha256': sha256_file(Path(p))} for p in sorted(paths)}
+    try:
+        identity = {p: {**_stat(Path(p)), 'sha256': sha256_file(Path(p))} for p in sorted(paths)}
+    except OSError:
+        return None
     return {**settings(plan, inference, ignore), 'identity': identity}
 
 

@@ -23,7 +23,7 @@ from bids_app.derivatives import (
     unit_folder,
 )
 from bids_app.discovery import Unit
-from bids_app.errors import MissingDependencyError, SclesionError
+from bids_app.errors import MissingDependencyError, OutputWriteError, SclesionError
 from bids_app.interfaces.sct import available_sct_command
 from bids_app.labels import find_cord_mask, find_lesion_label
 from bids_app.model.card import CARD_NAME, load_model_dir, read_card
@@ -360,9 +360,24 @@ def run_participant(
             )
             for plan in plans:
                 if outcomes.get(plan.unit.name) is None:
-                    reuse.write_record(config.output_dir, plan, records[plan.unit.name])
+                    _keep_record(plan, records[plan.unit.name], config, outcomes)
                     warn_dropped(plan, _participant_output(plan, config))
     return outcomes, reused
+
+
+def _keep_record(
+    plan: UnitPlan,
+    record: dict | None,
+    config: RunConfig,
+    outcomes: dict[str, str | None],
+) -> None:
+    """Write the unit's record; a write that fails (a full disk) fails the unit, saying so."""
+    if record is None:
+        return
+    try:
+        reuse.write_record(config.output_dir, plan, record)
+    except OutputWriteError as error:
+        outcomes[plan.unit.name] = str(error)
 
 
 def warn_dropped(plan: UnitPlan, summary: Path) -> None:

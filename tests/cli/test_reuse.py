@@ -15,11 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from bids_app.cli.reuse import RECORD_NAME, changes
+from bids_app.cli.reuse import RECORD_NAME, changes, make_record
 from bids_app.cli.run import main
+from bids_app.config import Slot
+from bids_app.discovery import Unit
 from bids_app.model.card import save_model_dir
 from bids_app.model.config import variant_config
 from bids_app.model.network import MultiSequenceUNet
+from bids_app.workflows.base import InferenceOptions, UnitPlan
 
 OTHERS = ['STIR', 'T2starAx', 'T2Ax', 'T1w', 'MP2RAGE']
 
@@ -158,3 +161,16 @@ def test_changes_name_every_difference():
         'T2Sag: builtin)',
         'input images changed (sub-1_acq-stir_T2w.nii.gz added)',
     ]
+
+
+def test_no_record_when_an_input_vanished(tmp_path):
+    image = tmp_path / 'sub-01_acq-sag_T2w.nii.gz'
+    image.write_bytes(b'x')
+    plan = UnitPlan(Unit('01', None, {Slot.T2Sag: [image]}), {Slot.T2Sag: 'builtin'})
+    inference = InferenceOptions(model_dir=tmp_path, model_sha256='0' * 64)
+    record = make_record(plan, inference, ())
+    assert record['identity'][str(image)]['sha256'] == (
+        '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881'
+    )
+    image.unlink()
+    assert make_record(plan, inference, ()) is None
