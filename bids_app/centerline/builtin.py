@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -46,6 +47,8 @@ GRADE_WEIGHT = 1.0
 #: between them up to about a centimetre. The penalty then rises to its full weight at twice it.
 CORRIDOR_MM = 12.0
 PRIOR_WEIGHT = 3.0
+#: Working-grid slices scored at a time (:func:`by_slabs`).
+SLAB_SLICES = 8
 #: Weight of the penalty for lying just under the skin (:mod:`.body`).
 SKIN_WEIGHT = 2.0
 #: Confidence above which a slice counts as showing the cord (for the z extent).
@@ -152,6 +155,25 @@ def _off_midline_penalty(
     return (ramp * (strength >= MIN_SYMMETRY))[:, None, :].astype(np.float32)
 
 
+def by_slabs(
+    score_fn: Callable[..., NDArray[np.float32]],
+    values: NDArray[np.float32],
+    valid: NDArray[np.bool_],
+    *args: object,
+) -> NDArray[np.float32]:
+    """An in-plane score computed :data:`SLAB_SLICES` working slices at a time.
+
+    The ring and canal scores hold a dozen temporaries the size of their input; slab by slab
+    they need memory for the output and one slab only. Each slice's score depends on that slice
+    alone, so the result is the same.
+    """
+    out = np.empty(values.shape, np.float32)
+    for start in range(0, values.shape[2], SLAB_SLICES):
+        part = slice(start, start + SLAB_SLICES)
+        out[:, :, part] = score_fn(values[:, :, part], valid[:, :, part], *args)
+    return out
+
+
 def off_prior_penalty(prior: Centerline, grid: WorkingGrid) -> NDArray[np.float32]:
     """(nu, nv, nw) penalty, 0 to 1, for lying far from a prior centreline in the axial plane.
 
@@ -248,8 +270,9 @@ def detect_centerline(
     volume = sample_on_grid(data, affine, grid)
     values, valid = normalise(volume)
     scale = float(np.percentile(volume[valid], 99))
-    ring = ring_score(values, valid, inplane_mm, contrast)
-    score = ring + canal_score(values, valid, inplane_mm) if contrast == 'T2' else ring
+    score = by_slabs(ring_score, values, valid, inplane_mm, contrast)
+    if contrast == 'T2':
+        score += by_slabs(canal_score, values, valid, inplane_mm)
     hw = grid.spacing_mm[2]
     sigma_w = 1.5 / hw if hw < 3.0 else 0.0
     score = ndimage.gaussian_filter(score, (1.5 / inplane_mm, 1.5 / inplane_mm, sigma_w))

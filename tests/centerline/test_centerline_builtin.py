@@ -100,3 +100,21 @@ def test_off_prior_penalty_is_a_corridor():
     assert penalty[60 + int(CORRIDOR_MM) - 1, 50, 2] == 0.0
     assert penalty[60 + int(1.5 * CORRIDOR_MM), 50, 1] == pytest.approx(0.5)
     assert penalty[60 - 2 * int(CORRIDOR_MM) - 1, 50, 1] == 1.0
+
+
+@pytest.mark.parametrize('contrast', ['T2', 'T1'])
+def test_scores_by_slabs_equal_the_whole(contrast):
+    """Slab by slab (bounded memory), the in-plane scores are those of the whole volume."""
+    from bids_app.centerline.builtin import SLAB_SLICES, by_slabs
+    from bids_app.centerline.scores import canal_score, ring_score
+
+    rng = np.random.default_rng(0)
+    values = rng.random((30, 26, 2 * SLAB_SLICES + 3), dtype=np.float32)
+    valid = rng.random(values.shape) > 0.1
+    np.testing.assert_array_equal(
+        by_slabs(ring_score, values, valid, 1.0, contrast),
+        ring_score(values, valid, 1.0, contrast),
+    )
+    np.testing.assert_allclose(
+        by_slabs(canal_score, values, valid, 1.0), canal_score(values, valid, 1.0), atol=1e-6
+    )
