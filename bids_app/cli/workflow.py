@@ -14,7 +14,7 @@ from pathlib import Path
 import tomli_w
 import yaml
 
-from bids_app.cli import reuse
+from bids_app.cli import memory, reuse
 from bids_app.cli.locks import unit_locks
 from bids_app.config import RunConfig, Slot
 from bids_app.derivatives import (
@@ -341,6 +341,9 @@ def run_participant(
                 continue
             logger.log(25, '%s: %s, recomputing', plan.unit.name, '; '.join(why))
         plans.append(plan)
+    if config.mem_gb:
+        outcomes.update(memory.over_budget(plans, config.mem_gb))
+        plans = [p for p in plans if p.unit.name not in outcomes]
     if not plans:
         return outcomes, reused
     start_run(config, verbosity)  # before the locks: --clean-workdir empties their folder
@@ -404,13 +407,14 @@ def _run_participant_workflows(
     write_settings([_unit_log_dir(p, config) / 'sclesion.toml' for p in plans], config)
 
     def build(plan: UnitPlan, crashdump_dir: Path):
-        return init_unit_wf(
+        workflow = init_unit_wf(
             plan,
             bids_dir=config.bids_dir,
             output_dir=config.output_dir,
             crashdump_dir=crashdump_dir,
             inference=inference,
         )
+        return memory.declare_memory(workflow, plan) if config.mem_gb else workflow
 
     def log_dir(plan: UnitPlan) -> Path:
         return _unit_log_dir(plan, config)
