@@ -139,6 +139,17 @@ def test_predict_equals_model_on_one_window(tmp_path: Path) -> None:
     np.testing.assert_allclose(probability, expected, atol=1e-5)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+def test_cuda_prediction_equals_cpu(tmp_path: Path) -> None:
+    """The same probabilities on a GPU as on the CPU, over several windows (run: -m gpu)."""
+    path = _save_tiny(tmp_path)
+    crops = _crops(80, ('T2Sag', 'STIR', 'T1w'))
+    on_cpu = LesionPredictor.from_model_dir(path, 'cpu').predict(crops)
+    on_gpu = LesionPredictor.from_model_dir(path, 'cuda').predict(crops)
+    np.testing.assert_allclose(on_gpu, on_cpu, atol=1e-4)
+
+
 def test_tta_averages_left_right_mirror(tmp_path: Path) -> None:
     path = _save_tiny(tmp_path)
     plain = LesionPredictor.from_model_dir(path, 'cpu')
