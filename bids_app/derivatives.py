@@ -319,6 +319,8 @@ BIDSIGNORE = (
     '**/figures',
     '*_desc-centerline.tsv',
     '*_desc-centerline.json',
+    '*_desc-discs.tsv',
+    '*_desc-discs.json',
     '*_summary.tsv',
     '*_summary.json',
     'group_*',

@@ -14,6 +14,15 @@ from bids_app.errors import DatasetError
 #: Cord-mask suffixes, in order of preference.
 CORD_MASK_SUFFIXES = ('_label-SC_seg', '_seg-manual', '_label-SC_softseg', '_label-SC_mask-manual')
 
+#: Intervertebral disc labels as SCT users keep them (point labels, SCT's values: 3 = C2/C3).
+DISC_LABEL_SUFFIXES = (
+    '_label-disc_dlabel',
+    '_label-discs_dlabel',
+    '_labels-disc',
+    '_labels-disc-manual',
+    '_label-disc',
+)
+
 #: Lesion-label suffixes, in order of preference (rule 2, ``_desc-<rater>``, is matched apart).
 LESION_SUFFIXES = ('_label-lesion_seg', '_lesion-manual', '_label-lesion_softseg')
 
@@ -53,6 +62,16 @@ def find_label(
 def find_cord_mask(source: Path, bids_dir: Path, masks_dir: Path) -> Path | None:
     """The cord mask of ``source`` in a derivatives folder, or None."""
     return find_label(source, bids_dir, masks_dir, CORD_MASK_SUFFIXES)
+
+
+def find_disc_labels(source: Path, bids_dir: Path, folders: Sequence[Path | None]) -> Path | None:
+    """The user's disc labels of ``source`` in the first of ``folders`` that has them, or None."""
+    for folder in folders:
+        if folder is not None:
+            found = find_label(source, bids_dir, folder, DISC_LABEL_SUFFIXES)
+            if found:
+                return found
+    return None
 
 
 def find_lesion_label(

@@ -74,3 +74,14 @@ def test_cord_masks_of_the_real_datasets(sct_example, gm_challenge):
     for source in gm_challenge.glob('sub-*/anat/*_T2starw.nii.gz'):
         mask = find_cord_mask(source, gm_challenge, gm_challenge / 'derivatives' / 'labels')
         assert mask.name.endswith('_seg-manual.nii.gz')
+
+
+@pytest.mark.parametrize('suffix', ['_label-disc_dlabel', '_labels-disc', '_labels-disc-manual'])
+def test_disc_labels_in_either_folder(dirs, tmp_path, suffix):
+    from bids_app.labels import find_disc_labels
+
+    bids, labels, source = dirs
+    other = tmp_path / 'masks'
+    assert find_disc_labels(source, bids, [None, labels]) is None
+    found = _touch(labels, f'sub-01/anat/sub-01_acq-sag_T2w{suffix}.nii.gz')
+    assert find_disc_labels(source, bids, [other, labels]) == found

@@ -172,3 +172,28 @@ def test_one_bad_subject_fails_alone(small_phantoms, tiny_model, tmp_path, caplo
     assert not (out / 'sub-002' / 'anat' / 'sub-002_desc-lesions_summary.tsv').exists()
     crash = list((out / 'sub-002' / 'log').rglob('crash-*.txt'))
     assert crash
+
+
+def test_vertebral_levels(run):
+    """Discs found on each phantom T2Sag (cervical, so named from C2/C3), every lesion's
+    levels in the lesion table, lesions and volume per level in their own summary."""
+    import csv
+
+    _, out, _ = run
+    for subject in ('001', '002'):
+        folder = out / f'sub-{subject}' / 'anat'
+        with (folder / f'sub-{subject}_acq-sag_T2w_desc-discs.tsv').open() as handle:
+            discs = list(csv.DictReader(handle, delimiter='\t'))
+        assert discs[0]['name'] == 'C2/C3'
+        assert [float(d['z_mm']) for d in discs] == sorted(
+            (float(d['z_mm']) for d in discs), reverse=True
+        )
+        with (folder / f'sub-{subject}_acq-sag_desc-lesions_dseg.tsv').open() as handle:
+            lesions = list(csv.DictReader(handle, delimiter='\t'))
+        assert all(row['vertebral_levels'] for row in lesions)
+        levels = folder / f'sub-{subject}_desc-levels_summary.tsv'
+        with levels.open() as handle:
+            per_level = list(csv.DictReader(handle, delimiter='\t'))
+        total = sum(float(row['volume_mm3']) for row in per_level)
+        expected = sum(float(row['volume_mm3']) for row in lesions)
+        assert total == pytest.approx(expected, rel=0.05, abs=1.0)

@@ -52,6 +52,8 @@ def _inputs(plan: UnitPlan) -> dict[str, list[str]]:
     """Slot -> its images, then ``<slot> cord mask`` -> its masks (paths as text)."""
     files = {str(slot): [str(p) for p in paths] for slot, paths in plan.unit.slots.items()}
     files |= {f'{slot} cord mask': [str(p) for p in paths] for slot, paths in plan.masks.items()}
+    if plan.disc_labels:
+        files['disc labels'] = [str(plan.disc_labels)]
     return files
 
 

@@ -25,7 +25,7 @@ from bids_app.derivatives import (
 from bids_app.discovery import Unit
 from bids_app.errors import MissingDependencyError, OutputWriteError, SclesionError
 from bids_app.interfaces.sct import available_sct_command
-from bids_app.labels import find_cord_mask, find_lesion_label
+from bids_app.labels import find_cord_mask, find_disc_labels, find_lesion_label
 from bids_app.model.card import CARD_NAME, load_model_dir, read_card
 from bids_app.model.config import ModelConfig
 from bids_app.model.registry import resolve_model_dir
@@ -76,8 +76,18 @@ def plan_unit(unit: Unit, config: RunConfig, sct_command: str | None) -> UnitPla
             providers[slot] = sct_command
         else:
             providers[slot] = 'builtin'
+    t2sag = unit.slots[Slot.T2Sag]
+    discs = (
+        find_disc_labels(t2sag[0], config.bids_dir, [config.cord_masks, config.labels])
+        if len(t2sag) == 1
+        else None  # fused slabs: labels of one slab are not on the fused grid
+    )
     return UnitPlan(
-        unit=unit, providers=providers, masks=masks, keep_untrusted=config.force_sequences
+        unit=unit,
+        providers=providers,
+        masks=masks,
+        keep_untrusted=config.force_sequences,
+        disc_labels=discs,
     )
 
 

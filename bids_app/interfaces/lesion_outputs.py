@@ -33,6 +33,7 @@ class _WriteLesionInputSpec(BaseInterfaceInputSpec):
     min_lesion_mm3 = traits.Float(mandatory=True, desc='smallest lesion kept in the mask, mm^3')
     tta = traits.Bool(mandatory=True)
     precision = traits.Str('float32', usedefault=True, desc='precision of the forward pass')
+    discs_file = File(exists=True, desc='intervertebral discs along the cord (TSV + JSON)')
     preproc_outputs = InputMultiObject(
         File(exists=True), desc='what write_preproc wrote: waiting for it keeps the summary last'
     )
@@ -61,6 +62,7 @@ class WriteLesionOutputs(SimpleInterface):
         from bids_app.interfaces.io import save_image
         from bids_app.lesions import COLUMNS, label_lesions, lesion_table
         from bids_app.native import to_native
+        from bids_app.vertebrae import LEVEL_COLUMN, levels_of, read_discs
 
         inputs = self.inputs
         names = _OutputNames(inputs)
@@ -137,10 +139,18 @@ class WriteLesionOutputs(SimpleInterface):
                 'Sources': [probseg_uri],
                 'Description': 'Lesions numbered 1..N, superior-most first (26-connectivity)',
                 **{column: info for column, info in COLUMNS.items() if column != 'index'},
+                **LEVEL_COLUMN,
             },
         )
-        write_tsv(names.path('dseg', '.tsv'), [m.to_row() for m in table], list(COLUMNS))
+        discs = read_discs(Path(inputs.discs_file)) if inputs.discs_file else None
+        rows = [
+            {**m.to_row(), 'vertebral_levels': discs and levels_of(m.z_min_mm, m.z_max_mm, discs)}
+            for m in table
+        ]
+        write_tsv(names.path('dseg', '.tsv'), rows, [*COLUMNS, *LEVEL_COLUMN])
         written += [names.path(k) for k in ('probseg', 'mask', 'dseg')]
+        if discs is not None:
+            written += _write_levels(names, discs, labels, affine, Path(inputs.discs_file))
         summary = {
             'participant_id': f'sub-{inputs.subject}',
             'session_id': f'ses-{inputs.session}' if inputs.session else None,
@@ -165,6 +175,30 @@ class WriteLesionOutputs(SimpleInterface):
         summary_path = write_tsv(names.path('summary', '.tsv'), [summary], list(SUMMARY_COLUMNS))
         self._results.update(out_files=[str(p) for p in written], summary=str(summary_path))
         return runtime
+
+
+def _write_levels(names, discs, labels, affine, discs_file: Path) -> list[Path]:
+    """The discs found and the lesion load per vertebra, with their sidecars."""
+    from bids_app.derivatives import copy_file, derived_name, write_json, write_tsv
+    from bids_app.vertebrae import LEVEL_TABLE_COLUMNS, lesions_by_level
+
+    discs_path = names.folder / derived_name(
+        names.t2sag, suffix='', extension='.tsv', keep_suffix=True, desc='discs'
+    )
+    copy_file(discs_file, discs_path)
+    copy_file(discs_file.with_suffix('.json'), discs_path.with_suffix('.json'))
+    table = names.folder / f'{names.unit_stem}_desc-levels_summary.tsv'
+    description = (
+        'Lesions and lesion volume per vertebra'
+        if discs.named
+        else 'Empty: the intervertebral discs could not be found and named'
+    )
+    write_json(
+        table.with_suffix('.json'),
+        {'Description': description, 'DiscsProvider': discs.provider, **LEVEL_TABLE_COLUMNS},
+    )
+    write_tsv(table, lesions_by_level(labels, affine, discs), list(LEVEL_TABLE_COLUMNS))
+    return [discs_path, table]
 
 
 class _OutputNames:

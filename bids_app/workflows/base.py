@@ -15,6 +15,7 @@ from bids_app.discovery import Unit
 from bids_app.interfaces.inference import PredictLesions
 from bids_app.interfaces.lesion_outputs import WriteLesionOutputs
 from bids_app.interfaces.outputs import CopyFile, WritePreprocOutputs
+from bids_app.interfaces.vertebrae import FindDiscs
 from bids_app.postprocess import PostprocessOptions
 from bids_app.workflows.preproc import init_preproc_wf
 
@@ -35,6 +36,8 @@ class UnitPlan:
         Reference lesion labels per T2Sag chunk (empty when there are none).
     keep_untrusted : bool
         Use slots whose centreline cannot be trusted (``--force-sequences``).
+    disc_labels : Path or None
+        The user's intervertebral disc labels on the T2Sag grid (SCT's values), if any.
     """
 
     unit: Unit
@@ -42,6 +45,7 @@ class UnitPlan:
     masks: dict[Slot, list[Path]] = field(default_factory=dict)
     labels: list[Path] = field(default_factory=list)
     keep_untrusted: bool = False
+    disc_labels: Path | None = None
 
     @property
     def workflow_name(self) -> str:
@@ -137,6 +141,7 @@ def init_unit_wf(
 
     Workflow Graph
         preproc_wf -> predict -> write_lesions
+        preproc_wf -> find_discs -> write_lesions (vertebral levels)
         preproc_wf -> write_preproc -> write_lesions (which writes the summary last)
 
     Parameters
@@ -183,6 +188,9 @@ def init_unit_wf(
         name='predict',
         n_procs=inference.num_threads,
     )
+    find_discs = pe.Node(FindDiscs(), name='find_discs')
+    if plan.disc_labels:
+        find_discs.inputs.disc_labels = str(plan.disc_labels)
     write_lesions = pe.Node(
         WriteLesionOutputs(
             **describe,
@@ -212,6 +220,12 @@ def init_unit_wf(
                 write_lesions,
                 [('outputnode.cordframe', 'cordframe'), ('outputnode.t2sag_file', 't2sag_file')],
             ),
+            (
+                preproc,
+                find_discs,
+                [('outputnode.cordframe', 'cordframe'), ('outputnode.t2sag_file', 't2sag_file')],
+            ),
+            (find_discs, write_lesions, [('out_file', 'discs_file')]),
             # The summary (the mark of complete outputs) waits for every other output.
             (write_preproc, write_lesions, [('out_files', 'preproc_outputs')]),
             (
