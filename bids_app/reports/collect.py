@@ -78,6 +78,7 @@ def unit_report(
         dseg=out(suffix='dseg', extension='.nii.gz', desc='lesions'),
         lesion_table=out(suffix='dseg', extension='.tsv', desc='lesions'),
         summary=_existing(folder / f'{unit.name}_desc-lesions_summary.tsv'),
+        discs=out(suffix='', extension='.tsv', keep_suffix=True, desc='discs'),
         provenance={**provenance, 'model': model},
         errors=tuple(errors),
     )

@@ -25,6 +25,7 @@ from bids_app.reports.canvas import (
     world_to_view_mm,
 )
 from bids_app.reports.views import View, axial_view, intensity_window, sagittal_view
+from bids_app.vertebrae import Discs
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ HALF_WIDTH_MM = 30.0
 #: Most axial slices shown for an axial image, and most sagittal panels in the lesion figure.
 MOST_AXIAL = 5
 MOST_SAGITTAL = 5
+#: Colour of the disc marks (SCT's QC draws labels in yellow-green too).
+DISC_COLOUR = '#c6e04a'
 
 
 def is_axial(zooms: Sequence[float]) -> bool:
@@ -133,6 +136,7 @@ def lesion_figures(
     centerline_xyz_mm: NDArray,
     out_overlay: Path,
     out_plain: Path,
+    discs: Discs | None = None,
 ) -> tuple[Path, Path]:
     """Sagittal T2Sag panels through the cord and through each lesion, with and without outlines.
 
@@ -148,6 +152,8 @@ def lesion_figures(
         T2Sag centreline, world RAS+ mm (centres the panels on the cord).
     out_overlay, out_plain : Path
         PNGs to write: with the cyan lesion outlines and numbers, and without.
+    discs : Discs, optional
+        Named intervertebral discs, marked in front of the cord on both PNGs.
     """
     data, affine, zooms = load_canonical(t2sag)
     labels = np.zeros(data.shape, dtype=np.int32)
@@ -169,12 +175,28 @@ def lesion_figures(
         centre = None if y_centre is None else np.array([y_centre, np.nan])
         panels.append(_panel(sagittal_view(data, zooms, i), window, title, centre))
     figure, axes_list = panel_row(panels, 5.5, '')
+    if discs is not None and discs.named and inside.any():
+        for axes in axes_list:
+            _mark_discs(axes, discs, centerline_xyz_mm, affine, zooms)
     save_png(figure, out_plain)
     for axes, i in zip(axes_list, columns, strict=True):
         view = sagittal_view(labels, zooms, i)
         draw_outline(axes, view.image, view.extent)
         _number_lesions(axes, view.image, view.extent)
     return save_png(figure, out_overlay), out_plain
+
+
+def _mark_discs(axes, discs: Discs, centerline_xyz_mm: NDArray, affine, zooms) -> None:
+    """A tick in front of the cord at each disc, with its name (sagittal view: A-P, S-I mm)."""
+    line = np.asarray(centerline_xyz_mm, float)
+    z = discs.z_mm
+    points = np.column_stack(
+        [np.interp(z, line[:, 2], line[:, 0]), np.interp(z, line[:, 2], line[:, 1]), z]
+    )
+    for (_, j, k), name in zip(world_to_view_mm(points, affine, zooms), discs.names, strict=True):
+        axes.plot([j + 7.0, j + 16.0], [k, k], color=DISC_COLOUR, lw=1.0)
+        axes.text(j + 17.0, k, name, color=DISC_COLOUR, fontsize=6, ha='right', va='center',
+                  clip_on=True)  # fmt: skip
 
 
 def _sagittal_columns(labels: NDArray, cord_i_mm: NDArray, zoom: float) -> list[int]:

@@ -25,6 +25,7 @@ from bids_app.reports.canvas import load_canonical
 from bids_app.reports.mosaics import crop_mosaic, lesion_grid, lesion_slices
 from bids_app.reports.native import centerline_figure, lesion_figures
 from bids_app.reports.unit import UnitReport, load_frame_probability, read_centerline, read_tsv
+from bids_app.vertebrae import read_discs
 
 logger = logging.getLogger(__name__)
 
@@ -211,10 +212,17 @@ def lesions(ctx: UnitContext) -> str:
         centerline = np.empty((0, 3))
     overlay, plain = ctx.name(Slot.T2Sag, 'lesions'), ctx.name(Slot.T2Sag, 'lesionsplain')
     out = (ctx.figures_dir / overlay, ctx.figures_dir / plain)
-    if ctx.draw('T2Sag lesions', lesion_figures, unit.t2sag, labels, centerline, *out):
+    discs = read_discs(unit.discs) if unit.discs else None
+    if ctx.draw('T2Sag lesions', lesion_figures, unit.t2sag, labels, centerline, *out, discs):
         caption = (
             'T2Sag, sagittal slices through the cord and through each lesion (x: world R-L '
-            'position), anterior on the left; lesions outlined in cyan with their numbers.'
+            'position), anterior on the left; lesions outlined in cyan with their numbers'
+            + (
+                ', intervertebral discs marked in front of the cord.'
+                if discs is not None and discs.named
+                else '; no vertebral level could be named (discs not found, or the image starts '
+                'below C2).'
+            )
         )
         parts.append(html.flicker(f'{ctx.relative}/{overlay}', f'{ctx.relative}/{plain}',
                                   caption, f'{unit.label}-sag'))  # fmt: skip

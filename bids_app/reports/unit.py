@@ -47,6 +47,8 @@ class UnitReport:
         Per-lesion TSV (``..._desc-lesions_dseg.tsv``).
     summary : Path or None
         Per-unit summary TSV (``..._desc-lesions_summary.tsv``).
+    discs : Path or None
+        Intervertebral discs along the T2Sag's cord (``..._desc-discs.tsv``).
     provenance : mapping
         ``software_version``, ``command_line``, ``run_uuid``, ``start_time``, ``end_time``
         (ISO 8601), ``model`` (``name``, ``sha256``), ``threshold``, ``options`` (dict),
@@ -70,6 +72,7 @@ class UnitReport:
     dseg: Path | None = None
     lesion_table: Path | None = None
     summary: Path | None = None
+    discs: Path | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
     reference: Mapping[str, Any] | None = None
