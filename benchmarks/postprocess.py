@@ -1,0 +1,88 @@
+"""Choose a model's post-processing (threshold, smallest lesion) on its validation subjects.
+
+Run as ``python benchmarks/postprocess.py MODEL_DIR FRAMES_DIR [--thresholds ...]
+[--sizes ...]``: ``FRAMES_DIR`` holds the training run's cached cord frames
+(``<work>/frames/<unit>.npz``) and ``MODEL_DIR/split.tsv`` says which units were held out for
+validation. Each validation unit is predicted once with T2Sag alone and once with all its
+sequences, then post-processed with every threshold x minimum lesion size; the table gives the
+validation score that picks the best weights during training (mean of Dice over units with
+lesions and lesion-wise F1 pooled over all units, :func:`bids_app.training.validation.summarise`)
+and the false-positive lesions on the lesion-free units. Never run it on a test set: the model
+card's ``postprocess`` must come from validation data. Writes ``bench-results/postprocess.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from bids_app.frame import CordFrame
+from bids_app.model.card import load_model_dir
+from bids_app.postprocess import PostprocessOptions
+from bids_app.training.subjects import to_training_subject
+from bids_app.training.validation import predict_subject, score_subject, summarise
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / 'bench-results' / 'postprocess.json'
+
+
+def validation_units(model_dir: Path) -> list[str]:
+    with (model_dir / 'split.tsv').open() as handle:
+        return [
+            r['unit'] for r in csv.DictReader(handle, delimiter='\t') if r['subset'] != 'train'
+        ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('model_dir', type=Path)
+    parser.add_argument('frames_dir', type=Path)
+    parser.add_argument('--thresholds', type=float, nargs='+', default=[0.4, 0.5, 0.6, 0.7])
+    parser.add_argument('--sizes', type=float, nargs='+', default=[1.0, 5.0, 10.0, 15.0, 20.0])
+    parser.add_argument('--threads', type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    model, _ = load_model_dir(args.model_dir)
+    model = model.float().eval()
+    config = model.config
+    predictions = {'T2Sag': [], 'all available': []}
+    for name in validation_units(args.model_dir):
+        frame = CordFrame.load(args.frames_dir / f'{name}.npz')
+        subject = to_training_subject(name, frame, config.slots, config.patch_size[:2])
+        # The first slot is the T2Sag: its index is the same in a one-slot list.
+        alone = to_training_subject(name, frame, config.slots[:1], config.patch_size[:2])
+        device = torch.device('cpu')
+        predictions['T2Sag'].append((predict_subject(model, alone, device), subject))
+        predictions['all available'].append((predict_subject(model, subject, device), subject))
+    rows = []
+    for row_name, items in predictions.items():
+        for threshold in args.thresholds:
+            for size in args.sizes:
+                options = PostprocessOptions(threshold=threshold, min_lesion_mm3=size)
+                scores = [score_subject(p, s, options) for p, s in items]
+                free = [r for r in scores if r['n_ref'] == 0]
+                rows.append({
+                    'row': row_name, 'threshold': threshold, 'min_lesion_mm3': size,
+                    **summarise(scores),
+                    'lesion_free_units': len(free),
+                    'lesion_free_fp': sum(int(r['n_pred']) for r in free),
+                })  # fmt: skip
+    print(f'post-processing on the validation units of {args.model_dir} ({len(items)} units)')
+    print(f'{"row":<14}{"thr":>5}{"min mm3":>9}{"Dice":>7}{"F1":>7}{"score":>7}{"FP free":>9}')
+    for r in rows:
+        print(
+            f'{r["row"]:<14}{r["threshold"]:>5}{r["min_lesion_mm3"]:>9}{r["dice"]:>7.3f}'
+            f'{r["f1"]:>7.3f}{r["score"]:>7.3f}{r["lesion_free_fp"]:>9}'
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({'model': str(args.model_dir), 'rows': rows}, indent=2) + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
