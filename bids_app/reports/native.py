@@ -195,8 +195,8 @@ def _mark_discs(axes, discs: Discs, centerline_xyz_mm: NDArray, affine, zooms) -
     )
     for (_, j, k), name in zip(world_to_view_mm(points, affine, zooms), discs.names, strict=True):
         axes.plot([j + 7.0, j + 16.0], [k, k], color=DISC_COLOUR, lw=1.0)
-        axes.text(j + 17.0, k, name, color=DISC_COLOUR, fontsize=6, ha='right', va='center',
-                  clip_on=True)  # fmt: skip
+        axes.text(j + 11.5, k + 0.8, name, color=DISC_COLOUR, fontsize=5, ha='center',
+                  va='bottom', clip_on=True)  # fmt: skip
 
 
 def _sagittal_columns(labels: NDArray, cord_i_mm: NDArray, zoom: float) -> list[int]:
