@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -116,3 +119,40 @@ def small_phantoms(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp('phantoms') / 'bids'
     write_dataset(root, 2, seed=5, small=True, all_sequences=True)
     return root
+
+
+#: Writes label 3 (C2/C3) at the centre voxel and 4 (C3/C4) 20 voxels below it, on -i's grid;
+#: exits 1 when FAKE_SCT_FAIL is set, as SCT does when it finds no C2/C3.
+FAKE_LABEL_VERTEBRAE = """#!/usr/bin/env python3
+import os, sys
+import nibabel as nib, numpy as np
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+open({log!r}, 'a').write(' '.join(sys.argv) + '\\n')
+if os.environ.get('FAKE_SCT_FAIL'):
+    print('ERROR: disc C2/C3 not found', file=sys.stderr)
+    sys.exit(1)
+img = nib.load(args['-i'])
+labels = np.zeros(img.shape[:3], np.uint8)
+sup = int(np.argmax(np.abs(img.affine[2, :3])))
+centre = [s // 2 for s in img.shape[:3]]
+labels[tuple(centre)] = 3
+below = list(centre)
+below[sup] -= 20 * int(np.sign(img.affine[2, sup]))
+labels[tuple(below)] = 4
+stem = os.path.basename(args['-s']).removesuffix('.nii.gz')
+out = os.path.join(args['-ofolder'], stem + '_labeled_discs.nii.gz')
+nib.Nifti1Image(labels, img.affine).to_filename(out)
+"""
+
+
+@pytest.fixture
+def fake_label_vertebrae(tmp_path, monkeypatch):
+    """A fake ``sct_label_vertebrae`` on PATH; returns the log of its calls."""
+    bin_dir, log = tmp_path / 'bin-label-vertebrae', tmp_path / 'sct_label_vertebrae.log'
+    bin_dir.mkdir()
+    script = bin_dir / 'sct_label_vertebrae'
+    text = FAKE_LABEL_VERTEBRAE.format(log=str(log))
+    script.write_text(text.replace('/usr/bin/env python3', sys.executable))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv('PATH', f'{bin_dir}{os.pathsep}{os.environ["PATH"]}')
+    return log

@@ -72,6 +72,7 @@ def settings(
             'force_sequences': plan.keep_untrusted,
             'ignore': sorted(ignore),
             'providers': {str(slot): provider for slot, provider in plan.providers.items()},
+            'sct_vertebrae': plan.sct_vertebrae,
         },
         'files': _inputs(plan),
     }

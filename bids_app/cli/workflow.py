@@ -25,6 +25,7 @@ from bids_app.derivatives import (
 from bids_app.discovery import Unit
 from bids_app.errors import MissingDependencyError, OutputWriteError, SclesionError
 from bids_app.interfaces.sct import available_sct_command
+from bids_app.interfaces.vertebrae import sct_vertebrae_available
 from bids_app.labels import find_cord_mask, find_disc_labels, find_lesion_label
 from bids_app.model.card import CARD_NAME, load_model_dir, read_card
 from bids_app.model.config import ModelConfig
@@ -88,6 +89,12 @@ def plan_unit(unit: Unit, config: RunConfig, sct_command: str | None) -> UnitPla
         masks=masks,
         keep_untrusted=config.force_sequences,
         disc_labels=discs,
+        sct_vertebrae=(
+            discs is None
+            and providers[Slot.T2Sag] != 'builtin'
+            and config.centerline != 'builtin'
+            and sct_vertebrae_available()
+        ),
     )
 
 

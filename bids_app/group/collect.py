@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 #: Columns of the summary and per-lesion TSVs that hold a number (or n/a).
 SUMMARY_NUMBERS = ('n_lesions', 'total_volume_mm3', 'threshold', 'min_lesion_mm3')
 LESION_NUMBERS = tuple(c for c in COLUMNS if c not in ('name', 'slots_covering'))
+LEVEL_NUMBERS = ('n_lesions', 'volume_mm3')
 
 
 class Status(StrEnum):
@@ -58,6 +59,9 @@ class UnitRecord:
         The per-lesion TSV's rows; empty unless done.
     mask : Path or None
         The binary lesion mask on the T2Sag grid; None unless done.
+    levels : dict or None
+        Vertebra -> (lesions, volume in mm^3) from the unit's levels summary; None when the
+        discs could not be named (or the outputs predate vertebral levels).
     report : Path or None
         ``OUTPUT_DIR/sub-<s>.html`` when it exists.
     """
@@ -68,6 +72,7 @@ class UnitRecord:
     summary: dict[str, str | None] = field(default_factory=dict)
     lesions: list[dict[str, str | None]] = field(default_factory=list)
     mask: Path | None = None
+    levels: dict[str, tuple[int, float]] | None = None
     report: Path | None = None
 
     @property
@@ -162,11 +167,19 @@ def check_output_dir(output_dir: Path) -> None:
 
 
 def _output_path(
-    output_dir: Path, unit: Unit, suffix: str, extension: str, **entities: str
+    output_dir: Path,
+    unit: Unit,
+    suffix: str,
+    extension: str,
+    keep_suffix: bool = False,
+    **entities: str,
 ) -> Path:
     source = unit.slots[Slot.T2Sag][0]
     folder = output_dir / unit_folder(unit.subject, unit.session)
-    return folder / derived_name(source, suffix=suffix, extension=extension, **entities)
+    name = derived_name(
+        source, suffix=suffix, extension=extension, keep_suffix=keep_suffix, **entities
+    )
+    return folder / name
 
 
 def _crashes(log_root: Path) -> tuple[list[Path], list[Path]]:
@@ -215,8 +228,25 @@ def collect_unit(output_dir: Path, unit: Unit) -> UnitRecord:
         summary=rows[0],
         lesions=lesions,
         mask=mask if mask.is_file() else None,
+        levels=_levels(output_dir, unit, folder),
         report=report,
     )
+
+
+def _levels(output_dir: Path, unit: Unit, folder: Path) -> dict[str, tuple[int, float]] | None:
+    """The unit's lesion load per vertebra; None when its discs were not named."""
+    discs = _output_path(output_dir, unit, '', '.tsv', keep_suffix=True, desc='discs')
+    table = folder / f'{unit.name}_desc-levels_summary.tsv'
+    if not (discs.is_file() and table.is_file()):
+        return None  # written before vertebral levels existed
+    named = _checked_table(discs, unit, ['z_mm', 'name'], ('z_mm',))
+    if not named or any(row['name'] is None for row in named):
+        return None
+    rows = _checked_table(table, unit, ['level', 'n_lesions', 'volume_mm3'], LEVEL_NUMBERS)
+    return {
+        str(row['level']): (int(float(row['n_lesions'] or 0)), float(row['volume_mm3'] or 0))
+        for row in rows
+    }
 
 
 def collect_outputs(output_dir: Path, units: Sequence[Unit]) -> list[UnitRecord]:

@@ -123,12 +123,41 @@ def _load_section(tables: GroupTables, primary: str) -> str:
             )
     plot = strip_plot(by_set)
     summary = [r for r in tables.summary if r['metric'] in LOAD]
-    return html.figure(
-        plot,
-        'load',
-        'Lesion count and total lesion volume (mm³) per subject/session, by the set of '
-        'sequences the model was given; click a point to open its report.',
-    ) + html.table(summary, ['group_by', 'group', 'metric', 'n', 'mean', 'median', 'std'])
+    return (
+        html.figure(
+            plot,
+            'load',
+            'Lesion count and total lesion volume (mm³) per subject/session, by the set of '
+            'sequences the model was given; click a point to open its report.',
+        )
+        + html.table(summary, ['group_by', 'group', 'metric', 'n', 'mean', 'median', 'std'])
+        + _levels_section(used, tables.unit_columns)
+    )
+
+
+def _levels_section(used: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
+    """Lesions and volume per vertebra over the units whose discs were named."""
+    levels = [c.removeprefix('volume_mm3_') for c in columns if c.startswith('volume_mm3_')]
+    named = [r for r in used if any(r.get(f'n_lesions_{v}') is not None for v in levels)]
+    if not named:
+        return html.paragraph('No vertebral level could be named in any subject/session.', 'note')
+    rows = []
+    for level in levels:
+        counts = [int(_value(r, f'n_lesions_{level}')) for r in named]
+        volumes = [_value(r, f'volume_mm3_{level}') for r in named]
+        rows.append(
+            {
+                'vertebra': level,
+                'subjects with lesions': sum(c > 0 for c in counts),
+                'lesions': sum(counts),
+                'volume (mm³)': round(sum(volumes), 1),
+            }
+        )
+    return html.paragraph(
+        f'Per vertebra, over the {len(named)} subject/session(s) whose intervertebral discs '
+        f'were named ({len(used) - len(named)} without levels); a lesion spanning two '
+        'vertebrae counts at both.'
+    ) + html.table(rows, list(rows[0]))
 
 
 def _accuracy_section(tables: GroupTables, primary: str) -> str:

@@ -1,8 +1,9 @@
 """The group table: one row per subject/session, with participants.tsv joined in.
 
-Lesions are counted per region along the cord. No vertebral level is known to sclesion, so a
-region is a fixed band of :data:`REGION_BAND_MM` of arc length along the cord centreline, counted
-from the top of the cord frame (the per-lesion ``distance_along_cord_mm``).
+Lesions are counted per vertebra (``n_lesions_C3``, ``volume_mm3_C3``... from each unit's levels
+summary; n/a where its discs could not be named) and per region along the cord: a fixed band of
+:data:`REGION_BAND_MM` of arc length along the cord centreline, counted from the top of the cord
+frame (the per-lesion ``distance_along_cord_mm``), which needs no level.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from bids_app.config import SLOTS
 from bids_app.derivatives import SUMMARY_COLUMNS
 from bids_app.group.collect import Status, UnitRecord, read_tsv
+from bids_app.vertebrae import VERTEBRAE
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +104,36 @@ def region_column(low: float, high: float) -> str:
     return f'n_lesions_{low:g}_{high:g}mm'
 
 
+def level_columns(records: Sequence[UnitRecord]) -> dict[str, dict[str, object]]:
+    """``n_lesions_<vertebra>`` and ``volume_mm3_<vertebra>`` for each vertebra any unit has
+    lesions at, down the spine."""
+    seen = {level for r in records for level in (r.levels or {})}
+    columns: dict[str, dict[str, object]] = {}
+    for level in (v for v in VERTEBRAE if v in seen):
+        columns[f'n_lesions_{level}'] = {
+            'Description': f'Lesions with voxels at vertebra {level} (one may span several); '
+            'n/a when the intervertebral discs could not be named'
+        }
+        columns[f'volume_mm3_{level}'] = {
+            'Description': f'Lesion volume at vertebra {level}; n/a when the discs could not '
+            'be named',
+            'Units': 'mm^3',
+        }
+    return columns
+
+
+def level_values(record: UnitRecord, columns: Mapping[str, object]) -> dict[str, object]:
+    """A done unit's per-vertebra cells: 0 at a vertebra without lesions, None when unknown."""
+    values: dict[str, object] = {}
+    for column in columns:
+        for prefix, index in (('n_lesions_', 0), ('volume_mm3_', 1)):
+            level = column.removeprefix(prefix)
+            if column.startswith(prefix) and level in VERTEBRAE:
+                load = None if record.levels is None else record.levels.get(level, (0, 0.0))
+                values[column] = None if load is None else load[index]
+    return values
+
+
 def read_participants(bids_dir: Path) -> dict[str, dict[str, str | None]]:
     """``participants.tsv`` as participant_id -> its other columns (empty without the file)."""
     path = bids_dir / 'participants.tsv'
@@ -156,8 +188,9 @@ def group_rows(
     for low, high in itertools.pairwise(edges):
         columns[region_column(low, high)] = {
             'Description': f'Lesions whose centroid lies {low:g} to {high:g} mm along the cord '
-            'centreline from the top of the cord frame (no vertebral level is known)',
+            'centreline from the top of the cord frame',
         }
+    columns |= level_columns(records)
     extra = sorted({key for row in participants.values() for key in row} - set(columns))
     for key in extra:
         columns[key] = {'Description': f'{key} from the input participants.tsv'}
@@ -184,6 +217,7 @@ def group_rows(
             counts = region_counts(_distances(record), edges)
             for low, high, count in zip(edges[:-1], edges[1:], counts, strict=True):
                 row[region_column(low, high)] = int(count)
+            row |= level_values(record, columns)
         joined = participants.get(record.participant_id, {})
         row.update({key: joined.get(key) for key in extra})
         rows.append(row)

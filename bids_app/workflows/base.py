@@ -38,6 +38,9 @@ class UnitPlan:
         Use slots whose centreline cannot be trusted (``--force-sequences``).
     disc_labels : Path or None
         The user's intervertebral disc labels on the T2Sag grid (SCT's values), if any.
+    sct_vertebrae : bool
+        Label the discs with SCT's ``sct_label_vertebrae`` (on PATH, and the T2Sag has a cord
+        mask); the built-in finder stays the fallback.
     """
 
     unit: Unit
@@ -46,6 +49,7 @@ class UnitPlan:
     labels: list[Path] = field(default_factory=list)
     keep_untrusted: bool = False
     disc_labels: Path | None = None
+    sct_vertebrae: bool = False
 
     @property
     def workflow_name(self) -> str:
@@ -188,7 +192,7 @@ def init_unit_wf(
         name='predict',
         n_procs=inference.num_threads,
     )
-    find_discs = pe.Node(FindDiscs(), name='find_discs')
+    find_discs = pe.Node(FindDiscs(use_sct=plan.sct_vertebrae), name='find_discs')
     if plan.disc_labels:
         find_discs.inputs.disc_labels = str(plan.disc_labels)
     write_lesions = pe.Node(
@@ -223,7 +227,11 @@ def init_unit_wf(
             (
                 preproc,
                 find_discs,
-                [('outputnode.cordframe', 'cordframe'), ('outputnode.t2sag_file', 't2sag_file')],
+                [
+                    ('outputnode.cordframe', 'cordframe'),
+                    ('outputnode.t2sag_file', 't2sag_file'),
+                    ('outputnode.t2sag_cord', 'cord_mask'),
+                ],
             ),
             (find_discs, write_lesions, [('out_file', 'discs_file')]),
             # The summary (the mark of complete outputs) waits for every other output.

@@ -80,6 +80,8 @@ def init_preproc_wf(
         The cord frame (``.npz``, see :class:`bids_app.frame.CordFrame`).
     t2sag_file : str
         The (fused) T2Sag image: the native grid the outputs go back to.
+    t2sag_cord : str
+        Its cord mask, when the user or SCT gave one (undefined with the built-in centreline).
     centerline_tsvs, crop_files : list of str
         Per slot, in slot order: centreline TSV and QC crop NIfTI.
     """
@@ -88,7 +90,9 @@ def init_preproc_wf(
     fields = [f'{s}_files' for s in slots] + [f'{s}_masks' for s in slots] + ['labels']
     inputnode = pe.Node(niu.IdentityInterface(fields=fields), name='inputnode')
     outputnode = pe.Node(
-        niu.IdentityInterface(fields=['cordframe', 't2sag_file', 'centerline_tsvs', 'crop_files']),
+        niu.IdentityInterface(
+            fields=['cordframe', 't2sag_file', 't2sag_cord', 'centerline_tsvs', 'crop_files']
+        ),
         name='outputnode',
     )
     images = pe.Node(niu.Merge(len(slots)), name='merge_images', run_without_submitting=True)
@@ -148,8 +152,14 @@ def init_preproc_wf(
                     (fuse, frame, [('out_labels', 'labels_file')]),
                 ]
             if provider == 'masks':
-                connections.append((fuse, frame, [('out_mask', 'cord_mask')]))
+                connections += [
+                    (fuse, frame, [('out_mask', 'cord_mask')]),
+                    (fuse, outputnode, [('out_mask', 't2sag_cord')]),
+                ]
             elif seg is not None:
-                connections.append((seg, frame, [('out_file', 'cord_mask')]))
+                connections += [
+                    (seg, frame, [('out_file', 'cord_mask')]),
+                    (seg, outputnode, [('out_file', 't2sag_cord')]),
+                ]
     workflow.connect(connections)
     return workflow

@@ -5,8 +5,9 @@ Every image is a 1 x 1 x 20 line of voxels, affine diag(1, 1, 2): a voxel is 2 m
 - sub-01 (site A): reference voxels 0-3, prediction 2-5 -> Dice 2 * 2 / (4 + 4) = 0.5; the
   reference lesion is 50 % detected (TP), the prediction 50 % outside (not FP): F1 1.0; both
   volumes 8 mm^3. Its lesion table has lesions 10 and 60 mm along the cord.
+  Its discs are named: a lesion at C2 (4 mm^3) and one at C3 (4 mm^3).
 - sub-02 (site B): reference = prediction = voxels 10-12 -> Dice 1.0, F1 1.0, 6 mm^3 each;
-  one lesion 30 mm along the cord.
+  one lesion 30 mm along the cord; its discs could not be named (levels n/a).
 - sub-03: failed (a crash file says ``InputImageError: header unreadable``).
 - sub-04: skipped by discovery (no T2Sag).
 - sub-05: has a T2Sag but no output and no crash file: not run.
@@ -33,6 +34,7 @@ SHAPE = (1, 1, 20)
 REFERENCE = {'01': range(0, 4), '02': range(10, 13)}
 PREDICTION = {'01': range(2, 6), '02': range(10, 13)}
 DISTANCES = {'01': (10.0, 60.0), '02': (30.0,)}
+LEVELS = {'01': {'C2': (1, 4.0), 'C3': (1, 4.0)}, '02': None}
 
 
 def line_mask(voxels) -> np.ndarray:
@@ -48,7 +50,7 @@ def save(mask: np.ndarray, path: Path, affine: np.ndarray = AFFINE) -> Path:
 
 
 def write_participant_output(
-    out: Path, bids_dir: Path, subject: str, prediction, distances=(), session=None
+    out: Path, bids_dir: Path, subject: str, prediction, distances=(), session=None, levels=None
 ) -> None:
     """One finished unit in ``out``, as the participant level writes it."""
     label = f'sub-{subject}' + (f'_ses-{session}' if session else '')
@@ -71,6 +73,21 @@ def write_participant_output(
         'model': 'walsh2024@0123456789ab',
         'threshold': 0.5,
     }
+    discs = (
+        [{'z_mm': 30.0, 'name': 'C2/C3'}, {'z_mm': 10.0, 'name': 'C3/C4'}]
+        if levels
+        else [{'z_mm': 30.0, 'name': None}]
+    )
+    write_tsv(folder / f'{label}_acq-sag_T2w_desc-discs.tsv', discs, ['z_mm', 'name'])
+    per_level = [
+        {'level': level, 'n_lesions': n, 'volume_mm3': volume}
+        for level, (n, volume) in (levels or {}).items()
+    ]
+    write_tsv(
+        folder / f'{label}_desc-levels_summary.tsv',
+        per_level,
+        ['level', 'n_lesions', 'volume_mm3'],
+    )
     path = folder / f'{label}_desc-lesions_summary.tsv'
     write_tsv(path, [summary], list(SUMMARY_COLUMNS))
     (out / f'sub-{subject}.html').write_text('<html><body>report</body></html>')
@@ -98,7 +115,9 @@ def write_study(root: Path) -> FakeStudy:
         units.append(Unit(subject=subject, session=None, slots={Slot.T2Sag: [t2]}))
     units.insert(3, Unit(subject='04', session=None, skip_reason='no sagittal T2w (T2Sag) found'))
     for subject in ('01', '02'):
-        write_participant_output(out, bids_dir, subject, PREDICTION[subject], DISTANCES[subject])
+        write_participant_output(
+            out, bids_dir, subject, PREDICTION[subject], DISTANCES[subject], levels=LEVELS[subject]
+        )
         stem = f'sub-{subject}/anat/sub-{subject}_acq-sag_T2w_label-lesion_seg.nii.gz'
         save(line_mask(REFERENCE[subject]), labels / stem)
     crash = out / 'sub-03' / 'log' / '20240101-100000_abc' / 'crash-20240101-node.txt'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -42,6 +43,17 @@ def test_group_table_every_unit_regions_and_participants(study):
     assert (rows[0]['n_lesions_0_50mm'], rows[0]['n_lesions_50_100mm']) == ('1', '1')
     assert (rows[1]['n_lesions_0_50mm'], rows[1]['n_lesions_50_100mm']) == ('1', '0')
     assert rows[2]['n_lesions_0_50mm'] is None
+    # Per vertebra: sub-01's discs named (C2 and C3), sub-02's not (n/a), the others not done.
+    assert [(r['n_lesions_C2'], r['volume_mm3_C3']) for r in rows[:3]] == [
+        ('1', '4'),
+        (None, None),
+        (None, None),
+    ]
+    assert 'n_lesions_C4' not in rows[0]  # no unit has lesions there
+    page = (study.out / 'group_lesions.html').read_text()
+    assert 'Per vertebra, over the 1 subject/session(s) whose intervertebral discs' in page
+    cells = re.findall(r'<td[^>]*>([^<]*)</td>', page.split('Per vertebra')[1])
+    assert cells[:8] == ['C2', '1', '1', '4.000', 'C3', '1', '1', '4.000']
     assert [r['site'] for r in rows] == ['A', 'B', 'A', None, None]
     assert rows[0]['slots_found'] == 'T2Sag'
     assert rows[3]['slots_found'] is None

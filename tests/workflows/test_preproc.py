@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -86,7 +87,7 @@ def _frame(out_dir: Path, work: Path) -> CordFrame:
     return CordFrame.load(found[0])
 
 
-def test_sct_provider_with_a_fake_sct(sct_example, tmp_path, fake_sct):
+def test_sct_provider_with_a_fake_sct(sct_example, tmp_path, fake_sct, fake_label_vertebrae):
     out, work = tmp_path / 'out', tmp_path / 'work'
     argv = [
         str(sct_example),
@@ -112,6 +113,9 @@ def test_sct_provider_with_a_fake_sct(sct_example, tmp_path, fake_sct):
     assert frame.cord is not None
     tsv = out / 'sub-errsm30/anat/sub-errsm30_T1w_desc-centerline.tsv'
     assert '"CenterlineProvider": "sct"' in tsv.with_suffix('.json').read_text()
+    discs = out / 'sub-errsm30/anat/sub-errsm30_T2w_desc-discs.json'
+    assert json.loads(discs.read_text())['Provider'] == 'sct'  # SCT's cord mask, SCT's discs
+    assert ' -s ' in fake_label_vertebrae.read_text()
 
 
 def test_sct_missing_is_exit_127(sct_example, tmp_path, monkeypatch):
