@@ -59,6 +59,16 @@ def unit_folder(subject: str, session: str | None) -> Path:
     return folder / 'anat'
 
 
+def summary_path(output_dir: Path, subject: str, session: str | None) -> Path:
+    """The unit's ``desc-lesions_summary.tsv``: written last, its presence marks complete outputs.
+
+    >>> summary_path(Path('out'), '01', 'M0').as_posix()
+    'out/sub-01/ses-M0/anat/sub-01_ses-M0_desc-lesions_summary.tsv'
+    """
+    stem = f'sub-{subject}' + (f'_ses-{session}' if session else '')
+    return output_dir / unit_folder(subject, session) / f'{stem}_desc-lesions_summary.tsv'
+
+
 def derived_name(
     source: Path, *, suffix: str, extension: str, keep_suffix: bool = False, **entities: str
 ) -> str:

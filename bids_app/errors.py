@@ -6,6 +6,9 @@ line catches :class:`SclesionError` and exits with its ``exit_code`` (CONVENTION
 
 from __future__ import annotations
 
+#: Exit codes: success, one or more subjects failed, a usage error (CONVENTIONS section 1).
+EXIT_OK, EXIT_SUBJECT_FAILED, EXIT_USAGE = 0, 1, 2
+
 
 class SclesionError(Exception):
     """Base of every error sclesion raises on purpose."""

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from bids_app.cli import frame_keys
 from bids_app.cli.locks import unit_locks
-from bids_app.cli.workflow import plans_of, run_graphs, start_run, unit_outcomes, write_settings
+from bids_app.cli.workflow import plans_of
 from bids_app.config import RunConfig
 from bids_app.discovery import Unit
+from bids_app.execution import run_graphs, start_run, write_settings
+from bids_app.outcomes import unit_outcomes
 from bids_app.workflows.base import UnitPlan, init_frames_wf
 
 logger = logging.getLogger(__name__)

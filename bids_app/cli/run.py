@@ -25,8 +25,9 @@ from bids_app.cli.workflow import (
 )
 from bids_app.config import RunConfig, Slot
 from bids_app.discovery import Unit, discover, format_table
-from bids_app.errors import SclesionError, UsageError
+from bids_app.errors import EXIT_OK, EXIT_USAGE, SclesionError, UsageError
 from bids_app.group import run_group
+from bids_app.outcomes import report_outcomes
 from bids_app.reports.collect import write_reports
 from bids_app.study.entry import run_study
 from bids_app.study.options import check_study_args
@@ -34,8 +35,6 @@ from bids_app.training import distributed_session, run_training
 from bids_app.validation import check_dataset_folder, index_dataset, run_validator
 
 logger = logging.getLogger('bids_app')
-
-EXIT_OK, EXIT_SUBJECT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def setup_logging(verbosity: int) -> None:
@@ -223,17 +222,6 @@ def run_train(
         result = run_training(frames, args, config.output_dir, context)
     logger.log(25, 'model folder: %s (%d iterations)', result.model_dir, result.iterations_done)
     return EXIT_OK
-
-
-def report_outcomes(outcomes: dict[str, str | None]) -> int:
-    """Log one line per failed unit and a summary; exit 1 if any failed."""
-    failed = {name: why for name, why in outcomes.items() if why}
-    for name, why in failed.items():
-        logger.error('%s failed: %s', name, why)
-    logger.log(
-        25, '%d of %d subject/session(s) finished', len(outcomes) - len(failed), len(outcomes)
-    )
-    return EXIT_SUBJECT_FAILED if failed else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

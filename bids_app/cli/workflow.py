@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import logging
-import os
-import re
-import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-
-import tomli_w
-import yaml
 
 from bids_app.cli import memory, reuse
 from bids_app.cli.locks import unit_locks
@@ -20,29 +13,28 @@ from bids_app.config import RunConfig, Slot
 from bids_app.derivatives import (
     check_writable,
     ensure_dataset_description,
+    summary_path,
     unit_folder,
 )
 from bids_app.discovery import Unit
 from bids_app.errors import MissingDependencyError, OutputWriteError, SclesionError
+from bids_app.execution import run_graphs, start_run, write_settings
 from bids_app.interfaces.sct import available_sct_command
 from bids_app.interfaces.vertebrae import sct_vertebrae_available
 from bids_app.labels import find_cord_mask, find_disc_labels, find_lesion_label
 from bids_app.model.card import CARD_NAME, load_model_dir, read_card
 from bids_app.model.config import ModelConfig
 from bids_app.model.registry import resolve_model_dir
+from bids_app.outcomes import unit_outcomes, warn_dropped
 from bids_app.postprocess import resolve_options
-from bids_app.progress import progress
 from bids_app.workflows.base import (
     InferenceOptions,
     UnitPlan,
-    init_sclesion_wf,
     init_unit_wf,
     workflow_name,
 )
 
 logger = logging.getLogger(__name__)
-
-_ERROR_LINE = re.compile(r'^(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$')
 
 
 def sct_provider(config: RunConfig) -> str | None:
@@ -98,101 +90,13 @@ def plan_unit(unit: Unit, config: RunConfig, sct_command: str | None) -> UnitPla
     )
 
 
-def _plugin_settings(config: RunConfig) -> dict:
-    if config.use_plugin:
-        settings = yaml.safe_load(config.use_plugin.read_text()) or {}
-        return {
-            'plugin': settings.get('plugin', 'MultiProc'),
-            'plugin_args': settings.get('plugin_args', {}),
-        }
-    if config.nprocs == 1:
-        return {'plugin': 'Linear'}
-    # forkserver, not fork: a worker forked after the parent touched torch (the model check)
-    # inherits a broken OpenMP pool and hangs in its first parallel op (fMRIPrep does the same).
-    args = {'n_procs': config.nprocs, 'raise_insufficient': False, 'mp_context': 'forkserver'}
-    if config.mem_gb:
-        args['memory_gb'] = config.mem_gb
-    return {'plugin': 'MultiProc', 'plugin_args': args}
-
-
-def _configure_nipype(config: RunConfig, verbosity: int) -> None:
-    from nipype import config as nipype_config
-    from nipype import logging as nipype_logging
-
-    nipype_config.update_config(
-        {
-            'execution': {
-                'crashfile_format': 'txt',
-                'stop_on_first_crash': config.stop_on_first_crash,
-                'remove_unnecessary_outputs': False,
-                'check_version': False,
-                'create_report': False,
-                # Nipype's default 2 s between scheduling rounds dominates short nodes.
-                'poll_sleep_duration': 0.1,
-            },
-            'monitoring': {'enabled': config.resource_monitor},
-        }
-    )
-    # By default a failed node's traceback stays in its crash file: the user gets one line per
-    # failed unit at the end (report_outcomes), and the traceback with -v.
-    level = (logging.CRITICAL, logging.WARNING)[verbosity] if verbosity < 2 else logging.INFO
-    # Workers start from a fresh interpreter (forkserver) and read Nipype's logging levels from
-    # its config file: one in the work folder, so HOME is never touched.
-    config_dir = config.work_dir / '.nipype'
-    config_dir.mkdir(parents=True, exist_ok=True)
-    name = logging.getLevelName(level)
-    levels = ''.join(f'{kind}_level = {name}\n' for kind in ('workflow', 'interface', 'utils'))
-    (config_dir / 'nipype.cfg').write_text(f'[logging]\n{levels}')
-    os.environ['NIPYPE_CONFIG_DIR'] = str(config_dir)
-    for name in ('nipype.workflow', 'nipype.interface', 'nipype.utils'):
-        nipype_logging.getLogger(name).setLevel(level)
-
-
-def crash_reason(crash_file: Path) -> str:
-    """The last exception line of a Nipype crash file, for a one-line failure report."""
-    reason = ''
-    for line in crash_file.read_text(errors='replace').splitlines():
-        match = _ERROR_LINE.match(line.strip())
-        if match:
-            reason = f'{match.group(1)}: {match.group(2)}'
-    return reason or f'see {crash_file}'
-
-
 def _unit_log_dir(plan: UnitPlan, config: RunConfig) -> Path:
     folder = unit_folder(plan.unit.subject, plan.unit.session).parent
     return config.output_dir / folder / 'log' / config.run_uuid
 
 
 def _participant_output(plan: UnitPlan, config: RunConfig) -> Path:
-    """The summary TSV, written last: its presence means the unit's outputs are complete."""
-    folder = config.output_dir / unit_folder(plan.unit.subject, plan.unit.session)
-    return folder / f'{plan.unit.name}_desc-lesions_summary.tsv'
-
-
-def unit_outcomes(
-    plans: Sequence[UnitPlan],
-    log_dir: Callable[[UnitPlan], Path],
-    expected: Callable[[UnitPlan], Path],
-) -> dict[str, str | None]:
-    """Unit name -> None when its expected output exists and it left no crash file, else why."""
-    outcomes: dict[str, str | None] = {}
-    for plan in plans:
-        crashes = sorted(log_dir(plan).glob('crash-*.txt'))
-        if crashes:
-            outcomes[plan.unit.name] = crash_reason(crashes[0])
-        elif not expected(plan).exists():
-            outcomes[plan.unit.name] = 'did not run (an earlier failure stopped the run)'
-        else:
-            outcomes[plan.unit.name] = None
-    return outcomes
-
-
-def write_settings(paths: Sequence[Path], config: RunConfig) -> None:
-    """The settings of this run (``sclesion.toml``) at each of ``paths``."""
-    content = tomli_w.dumps(config.to_dict())
-    for path in [config.work_dir / config.run_uuid / 'config.toml', *paths]:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+    return summary_path(config.output_dir, plan.unit.subject, plan.unit.session)
 
 
 def plans_of(
@@ -224,44 +128,6 @@ def unit_labels(unit: Unit, config: RunConfig) -> list[Path]:
             '(expected <source>_label-lesion_seg.nii.gz); left out'
         )
     return [Path(label) for label in found]
-
-
-#: Subjects/sessions per Nipype graph: MultiProc's scheduler slows down with thousands of nodes,
-#: so large datasets run as consecutive graphs of a few units (each still uses every process).
-UNITS_PER_GRAPH = 8
-
-
-def run_graphs(
-    plans: Sequence[UnitPlan],
-    build: Callable[[UnitPlan, Path], object],
-    log_dir: Callable[[UnitPlan], Path],
-    config: RunConfig,
-) -> None:
-    for plan in plans:
-        slots = ', '.join(f'{slot} ({plan.providers[slot]})' for slot in plan.unit.slots)
-        logger.log(25, '%s: %s', plan.unit.name, slots)
-    size = max(UNITS_PER_GRAPH, 2 * config.nprocs)
-    with progress(None, desc='subjects', total=len(plans), unit='unit') as bar:
-        for start in range(0, len(plans), size):
-            batch = plans[start : start + size]
-            workflow = init_sclesion_wf(batch, build, work_dir=config.work_dir, log_dir=log_dir)
-            if config.write_graph and start == 0:
-                workflow.write_graph(graph2use='colored', format='svg', simple_form=True)
-            try:
-                workflow.run(**_plugin_settings(config))
-            except RuntimeError as exc:
-                logger.debug('workflow finished with errors: %s', exc)
-            bar.update(len(batch))
-            crashed = any(any(log_dir(p).glob('crash-*.txt')) for p in batch)
-            if config.stop_on_first_crash and crashed:
-                logger.error('stopping at the first failure (--stop-on-first-crash)')
-                break
-
-
-def start_run(config: RunConfig, verbosity: int) -> None:
-    if config.clean_workdir and config.work_dir.exists():
-        shutil.rmtree(config.work_dir)
-    _configure_nipype(config, verbosity)
 
 
 def inference_options(config: RunConfig) -> InferenceOptions:
@@ -398,23 +264,6 @@ def _keep_record(
         reuse.write_record(config.output_dir, plan, record)
     except OutputWriteError as error:
         outcomes[plan.unit.name] = str(error)
-
-
-def warn_dropped(plan: UnitPlan, summary: Path) -> None:
-    """One warning per slot left out of inference, naming its files and the way to keep it."""
-    with summary.open(newline='') as handle:
-        (row,) = list(csv.DictReader(handle, delimiter='\t'))
-    dropped = row.get('slots_dropped') or 'n/a'
-    for item in filter(None, dropped.removeprefix('n/a').split('; ')):
-        slot, _, why = item.partition(': ')
-        files = ', '.join(p.name for p in plan.unit.slots.get(Slot(slot), []))
-        logger.warning(
-            '%s: %s (%s) left out of inference: %s; --force-sequences uses it anyway',
-            plan.unit.name,
-            slot,
-            files,
-            why,
-        )
 
 
 def _run_participant_workflows(

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from bids_app.cli.workflow import crash_reason
 from bids_app.config import Slot
-from bids_app.derivatives import SUMMARY_COLUMNS, derived_name, unit_folder
+from bids_app.derivatives import SUMMARY_COLUMNS, derived_name, summary_path, unit_folder
 from bids_app.discovery import Unit
 from bids_app.errors import DatasetError
 from bids_app.lesions import COLUMNS
+from bids_app.outcomes import crash_reason
 
 logger = logging.getLogger(__name__)
 
@@ -203,21 +203,21 @@ def collect_unit(output_dir: Path, unit: Unit) -> UnitRecord:
     latest, every = _crashes(folder.parent / 'log')
     if latest:
         return UnitRecord(unit, Status.failed, crash_reason(latest[-1]), report=report)
-    summary_path = folder / f'{unit.name}_desc-lesions_summary.tsv'
-    if not summary_path.is_file():
+    summary = summary_path(output_dir, unit.subject, unit.session)
+    if not summary.is_file():
         if every:
             return UnitRecord(unit, Status.failed, crash_reason(every[-1]), report=report)
         why = f'no participant output in {folder} (run the participant level on it)'
         return UnitRecord(unit, Status.not_run, why, report=report)
-    rows = _checked_table(summary_path, unit, list(SUMMARY_COLUMNS), SUMMARY_NUMBERS)
+    rows = _checked_table(summary, unit, list(SUMMARY_COLUMNS), SUMMARY_NUMBERS)
     if len(rows) != 1:
-        raise DatasetError(f'{summary_path} must hold one row, found {len(rows)}; {_rerun(unit)}')
+        raise DatasetError(f'{summary} must hold one row, found {len(rows)}; {_rerun(unit)}')
     lesion_table = _output_path(output_dir, unit, 'dseg', '.tsv', desc='lesions')
     lesions = _checked_table(lesion_table, unit, list(COLUMNS), LESION_NUMBERS)
     n_lesions = rows[0]['n_lesions']
     if n_lesions is not None and float(n_lesions) != len(lesions):
         raise DatasetError(
-            f'{lesion_table} holds {len(lesions)} lesion(s) but {summary_path.name} says '
+            f'{lesion_table} holds {len(lesions)} lesion(s) but {summary.name} says '
             f'{n_lesions}; {_rerun(unit)}'
         )
     mask = _output_path(output_dir, unit, 'mask', '.nii.gz', label='lesion')

@@ -17,6 +17,7 @@ from bids_app.derivatives import (
     derived_name,
     held_elsewhere,
     split_source,
+    summary_path,
     unit_folder,
     unit_lock,
 )
@@ -77,7 +78,7 @@ def unit_report(
         mask=out(suffix='mask', extension='.nii.gz', label='lesion'),
         dseg=out(suffix='dseg', extension='.nii.gz', desc='lesions'),
         lesion_table=out(suffix='dseg', extension='.tsv', desc='lesions'),
-        summary=_existing(folder / f'{unit.name}_desc-lesions_summary.tsv'),
+        summary=_existing(summary_path(config.output_dir, unit.subject, unit.session)),
         discs=out(suffix='', extension='.tsv', keep_suffix=True, desc='discs'),
         provenance={**provenance, 'model': model},
         errors=tuple(errors),
