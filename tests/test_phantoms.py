@@ -15,7 +15,6 @@ import pytest
 from bids import BIDSLayout
 from scipy import ndimage
 
-from bids_app.config import SLOTS, Slot
 from bids_app.discovery import discover
 from bids_app.labels import find_cord_mask, find_lesion_label
 from bids_app.phantoms import (
@@ -34,6 +33,7 @@ from bids_app.phantoms.contrasts import CONTRASTS
 from bids_app.phantoms.lesions import draw_lesions
 from bids_app.phantoms.render import voxel_centres
 from bids_app.phantoms.tissues import Tissue, tissue_at
+from bids_app.slots import SLOTS, Slot
 
 VALIDATOR = Path(sys.executable).parent / 'bids-validator-deno'
 

@@ -16,7 +16,7 @@ import yaml
 
 from bids_app.cli import memory, reuse
 from bids_app.cli.locks import unit_locks
-from bids_app.config import RunConfig, Slot
+from bids_app.config import RunConfig
 from bids_app.derivatives import (
     check_writable,
     ensure_dataset_description,
@@ -32,6 +32,7 @@ from bids_app.model.config import ModelConfig
 from bids_app.model.registry import resolve_model_dir
 from bids_app.postprocess import resolve_options
 from bids_app.progress import progress
+from bids_app.slots import Slot
 from bids_app.workflows.base import (
     InferenceOptions,
     UnitPlan,

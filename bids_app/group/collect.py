@@ -18,11 +18,11 @@ from enum import StrEnum
 from pathlib import Path
 
 from bids_app.cli.workflow import crash_reason
-from bids_app.config import Slot
 from bids_app.derivatives import SUMMARY_COLUMNS, derived_name, unit_folder
 from bids_app.discovery import Unit
 from bids_app.errors import DatasetError
 from bids_app.lesions import COLUMNS
+from bids_app.slots import Slot
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import Slot
 from bids_app.phantoms.anatomy import Anatomy, centerline_xy
+from bids_app.slots import Slot
 
 _AXIS_DIRECTIONS = {
     'R': (1.0, 0.0, 0.0),

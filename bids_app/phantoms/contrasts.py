@@ -15,8 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from bids_app.config import Slot
 from bids_app.phantoms.tissues import Tissue
+from bids_app.slots import Slot
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from bids_app.config import Slot
 from bids_app.phantoms.acquisition import Acquisition
 from bids_app.phantoms.anatomy import PROFILE_ROWS, Anatomy, sample_profiles
 from bids_app.phantoms.contrasts import (
@@ -30,6 +29,7 @@ from bids_app.phantoms.contrasts import (
 )
 from bids_app.phantoms.lesions import Lesion, lesion_at
 from bids_app.phantoms.tissues import Tissue, is_spinal_cord, tissue_at
+from bids_app.slots import Slot
 
 #: Sequences whose CSF shows flow voids (fast spin echo: T2w and STIR).
 FLOW_VOID_SLOTS = (Slot.T2Sag, Slot.STIR, Slot.T2Ax)

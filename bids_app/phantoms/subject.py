@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import SLOTS, Slot
 from bids_app.phantoms.acquisition import Acquisition, draw_pose, plan_acquisitions
 from bids_app.phantoms.anatomy import Anatomy, centerline_xy, draw_anatomy
 from bids_app.phantoms.lesions import Lesion, draw_lesions
 from bids_app.phantoms.render import render
+from bids_app.slots import SLOTS, Slot
 
 #: Probability that a subject (session) has each sequence, as in Walsh et al. (MICCAI 2024):
 #: T2Sag 247/247, STIR 137, T2*Ax 119, T1w 63, T2Ax 52, MP2RAGE 36.
