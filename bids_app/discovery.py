@@ -1,8 +1,9 @@
-"""Discovery: map each subject/session's anatomical images to the six sequence slots.
+"""Discovery: map each subject/session's anatomical images to the sequence slots.
 
 The default queries and the classification rules are those of CONVENTIONS section 2: a query per
 slot (pybids entities), then an acceptance rule per slot that reads the ``acq`` label and, when it
-says nothing about orientation, the image header.
+says nothing about orientation, the image header. Both are facts of each slot's
+:class:`~bids_app.slots.SlotSpec`; this module applies them.
 """
 
 from __future__ import annotations
