@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from bids_app.config import Slot
 from bids_app.phantoms import make_subject
 from bids_app.phantoms.anatomy import centerline_xy
 from bids_app.phantoms.subject import subject_seed
+from bids_app.slots import Slot
 from bids_app.vertebrae import Discs, detect_discs, levels_of
 
 REPO = Path(__file__).resolve().parents[1]

@@ -35,11 +35,11 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from bids_app.config import SLOTS
 from bids_app.inference import bfloat16_supported
 from bids_app.model.blocks import Encoder
 from bids_app.model.config import PAPER_STRIDES, WIDTH_PRESETS, variant_config
 from bids_app.model.network import FoldedUNet, MultiSequenceUNet
+from bids_app.slots import SLOTS
 
 ROOT = Path(__file__).resolve().parents[1]
 PATCH = (48, 48, 320)  # (x, y, z)

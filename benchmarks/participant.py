@@ -26,11 +26,11 @@ import threading
 import time
 from pathlib import Path
 
-from bids_app.config import Slot
 from bids_app.errors import ModelCardError
 from bids_app.model.registry import DEFAULT_MODEL, resolve_model_dir
 from bids_app.phantoms import make_subject, write_subject
 from bids_app.phantoms.dataset import write_dataset
+from bids_app.slots import Slot
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / 'bench-results' / 'participant.json'

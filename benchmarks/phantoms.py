@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bids_app.config import SLOTS, Slot
 from bids_app.phantoms import make_subject, subject_seed, write_subject
+from bids_app.slots import SLOTS, Slot
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -37,10 +37,10 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bids_app.config import SLOTS
 from bids_app.frame import CordFrame
 from bids_app.model.losses import training_loss
 from bids_app.model.network import MultiSequenceUNet
+from bids_app.slots import SLOTS
 from bids_app.training.curves import LOG_NAME, read_log
 from bids_app.training.options import TrainConfig
 from bids_app.training.trainer import train

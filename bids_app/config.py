@@ -1,4 +1,4 @@
-"""Run-wide settings as frozen dataclasses, and the sequence slots of the method.
+"""Run-wide settings as frozen dataclasses (the sequence slots are in :mod:`bids_app.slots`).
 
 The paper's numbers appear here once, as defaults; everything else receives them as arguments.
 """
@@ -6,23 +6,10 @@ The paper's numbers appear here once, as defaults; everything else receives them
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-
-class Slot(StrEnum):
-    """The six sequence slots, in the order of the paper (Walsh et al., MICCAI 2024)."""
-
-    T2Sag = 'T2Sag'  # sagittal T2w, every subject has one
-    STIR = 'STIR'  # sagittal STIR
-    T2starAx = 'T2starAx'  # axial T2*w
-    T2Ax = 'T2Ax'  # axial T2w
-    T1w = 'T1w'  # 3D T1w without contrast agent
-    MP2RAGE = 'MP2RAGE'  # MP2RAGE uniform image (UNIT1)
-
-
-SLOTS: tuple[Slot, ...] = tuple(Slot)
+from bids_app.slots import Slot
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""Discovery: map each subject/session's anatomical images to the six sequence slots.
+"""Discovery: map each subject/session's anatomical images to the sequence slots.
 
 The default queries and the classification rules are those of CONVENTIONS section 2: a query per
 slot (pybids entities), then an acceptance rule per slot that reads the ``acq`` label and, when it
-says nothing about orientation, the image header.
+says nothing about orientation, the image header. Both are facts of each slot's
+:class:`~bids_app.slots.SlotSpec`; this module applies them.
 """
 
 from __future__ import annotations
@@ -17,23 +18,14 @@ from typing import Any
 from bids import BIDSLayout
 from bids.layout import BIDSFile, Query
 
-from bids_app.config import SLOTS, Slot
 from bids_app.errors import DatasetError
 from bids_app.headers import Plane, PlaneReader
+from bids_app.slots import SLOTS, Slot
 from bids_app.validation import invalid_labels
 
 logger = logging.getLogger(__name__)
 
 NIFTI_EXTENSIONS = ['.nii', '.nii.gz']
-
-DEFAULT_QUERIES: dict[Slot, dict[str, Any]] = {
-    Slot.T2Sag: {'suffix': 'T2w'},
-    Slot.STIR: {'suffix': ['STIR', 'T2w']},
-    Slot.T2starAx: {'suffix': ['T2starw', 'T2star']},
-    Slot.T2Ax: {'suffix': 'T2w'},
-    Slot.T1w: {'suffix': 'T1w', 'ceagent': None},
-    Slot.MP2RAGE: {'suffix': 'UNIT1'},
-}
 
 
 @dataclass
@@ -88,25 +80,24 @@ def _orientation_from_acq(acq: str) -> Plane | None:
 
 
 def _accepts(slot: Slot, file: BIDSFile, read: PlaneReader) -> bool:
-    """The acceptance rule of one slot for a file its query returned (CONVENTIONS section 2)."""
+    """The acceptance rule of one slot for a file its query returned (CONVENTIONS section 2).
+
+    The rule's facts are the slot's :class:`~bids_app.slots.SlotSpec`: ``marker`` (a word that
+    alone decides, and that the other slots refuse in ``acq``), ``planes`` (None: every file),
+    and ``plane_from_acq`` (whether ``acq-sag``/``acq-ax`` is believed before the header).
+    """
+    spec = slot.spec
     acq = _acq(file)
-    suffix = file.get_entities().get('suffix')
-    if slot is Slot.MP2RAGE:
+    if spec.marker:
+        return str(file.get_entities().get('suffix')).lower() == spec.marker or spec.marker in acq
+    if spec.planes is None:
         return True
-    if slot is Slot.STIR:
-        return suffix == 'STIR' or 'stir' in acq
-    if 'stir' in acq:
+    if any(s.spec.marker and s.spec.marker in acq for s in SLOTS):
         return False
-    wanted = {
-        Slot.T2Sag: {Plane.sagittal, Plane.isotropic},
-        Slot.T2starAx: {Plane.axial},
-        Slot.T2Ax: {Plane.axial},
-        Slot.T1w: {Plane.isotropic},
-    }[slot]
-    plane = None if slot is Slot.T1w else _orientation_from_acq(acq)
+    plane = _orientation_from_acq(acq) if spec.plane_from_acq else None
     if plane is None:
         plane = read(Path(file.path))
-    return plane in wanted
+    return plane in spec.planes
 
 
 def _slab_key(file: BIDSFile) -> tuple[str, int]:
@@ -177,7 +168,7 @@ def assign_slots(
         if slot in set(ignore):
             continue
         user = bids_filters.get(slot, {})
-        files = _query(layout, {**DEFAULT_QUERIES[slot], **where}, user)
+        files = _query(layout, {**slot.spec.query, **where}, user)
         if slot is Slot.T2Sag:
             maybe_t2sag = {Path(f.path) for f in files}
         if 'acquisition' not in user:

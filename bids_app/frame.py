@@ -15,8 +15,9 @@ from numpy.typing import NDArray
 
 from bids_app.centerline.base import Centerline
 from bids_app.centerline.smoothing import resample_centerline, smooth_centerline
-from bids_app.config import SLOTS, CordFrameConfig, Slot
+from bids_app.config import CordFrameConfig
 from bids_app.cordframe import reference_z_range, sample_crop
+from bids_app.slots import SLOTS, Slot
 
 Image = tuple[NDArray, NDArray]
 

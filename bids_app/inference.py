@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from bids_app.config import Slot
 from bids_app.errors import InputImageError, ModelCardError, UsageError
 from bids_app.model.card import load_model_dir
 from bids_app.model.layout import from_network_layout, to_network_layout
 from bids_app.model.network import FoldedUNet, MultiSequenceUNet
+from bids_app.slots import Slot
 
 ModuleT = TypeVar('ModuleT', bound=torch.nn.Module)
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import Slot
 from bids_app.cordframe import crop_to_native
 from bids_app.frame import CordFrame
+from bids_app.slots import Slot
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bids_app.config import Slot
 from bids_app.errors import EXIT_OK, EXIT_SUBJECT_FAILED
+from bids_app.slots import Slot
 
 if TYPE_CHECKING:
     from bids_app.workflows.base import UnitPlan

@@ -21,8 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from bids_app.config import Slot
 from bids_app.phantoms import make_subject, subject_seed
+from bids_app.slots import Slot
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bids_app.config import Slot
 from bids_app.discovery import assign_slots, discover, format_table
 from bids_app.errors import DatasetError
 from bids_app.headers import Plane, classify_plane
+from bids_app.slots import Slot
 from bids_app.validation import index_dataset
 
 

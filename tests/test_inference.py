@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from bids_app.config import Slot
 from bids_app.errors import InputImageError, ModelCardError
 from bids_app.inference import (
     LesionPredictor,
@@ -29,6 +28,7 @@ from bids_app.postprocess import (
     postprocess,
     remove_small_lesions,
 )
+from bids_app.slots import Slot
 
 PATCH = (16, 16, 32)  # (x, y, z)
 

@@ -15,11 +15,9 @@ import pytest
 from bids import BIDSLayout
 from scipy import ndimage
 
-from bids_app.config import SLOTS, Slot
 from bids_app.discovery import discover
 from bids_app.labels import find_cord_mask, find_lesion_label
 from bids_app.phantoms import (
-    AVAILABILITY,
     PhantomImage,
     PhantomSubject,
     draw_protocol,
@@ -30,10 +28,11 @@ from bids_app.phantoms import (
 )
 from bids_app.phantoms.anatomy import draw_anatomy
 from bids_app.phantoms.cli import main
-from bids_app.phantoms.contrasts import CONTRASTS
 from bids_app.phantoms.lesions import draw_lesions
 from bids_app.phantoms.render import voxel_centres
+from bids_app.phantoms.sequences import SEQUENCES
 from bids_app.phantoms.tissues import Tissue, tissue_at
+from bids_app.slots import SLOTS, Slot
 
 VALIDATOR = Path(sys.executable).parent / 'bids-validator-deno'
 
@@ -82,7 +81,7 @@ def test_same_seed_same_bytes_and_seeds_are_independent() -> None:
 def test_availability_frequencies_match_the_paper() -> None:
     n = 3000
     protocols = [draw_protocol(subject_seed(0, k)) for k in range(n)]
-    for slot, p in AVAILABILITY.items():
+    for slot, p in ((s, seq.availability) for s, seq in SEQUENCES.items()):
         freq = np.mean([slot in proto.slots for proto in protocols])
         # Binomial sd is at most 0.009 for n = 3000: a tolerance of 0.035 is about 4 sd.
         assert abs(freq - p) < 0.035, (slot, freq, p)
@@ -186,9 +185,9 @@ def test_contrasts_are_ordered(small_subject: PhantomSubject) -> None:
 
 def test_grey_matter_and_noise_vary_between_images() -> None:
     """Grey matter from darker than white matter to nearly a lesion; SNR over a 4x range."""
-    from bids_app.phantoms.contrasts import CONTRASTS, vary_contrast
+    from bids_app.phantoms.contrasts import vary_contrast
 
-    base = CONTRASTS[Slot.T2Sag]
+    base = SEQUENCES[Slot.T2Sag].contrast
     draws = [vary_contrast(base, np.random.default_rng(k)) for k in range(200)]
     position = [
         (c.tissue[Tissue.GM] - c.tissue[Tissue.WM]) / (c.lesion - c.tissue[Tissue.WM])
@@ -290,16 +289,16 @@ def test_cli_writes_and_refuses_a_non_empty_folder(tmp_path: Path) -> None:
 
 def test_lesions_are_fainter_on_sagittal_t2w_than_on_stir_and_t2star() -> None:
     strengths = np.array([0.2, 1.0])
-    sag = CONTRASTS[Slot.T2Sag].lesion_values(strengths)
+    sag = SEQUENCES[Slot.T2Sag].contrast.lesion_values(strengths)
     # Known answers: WM 0.3 + fraction * (0.8 - 0.3) with fraction = strength on T2Sag.
     assert np.allclose(sag, [0.3 + 0.2 * 0.5, 0.8])
     for slot in (Slot.STIR, Slot.T2starAx):
-        contrast = CONTRASTS[slot]
+        contrast = SEQUENCES[slot].contrast
         wm = contrast.tissue[Tissue.WM]
         fraction = (contrast.lesion_values(strengths) - wm) / (contrast.lesion - wm)
         assert fraction[0] > 0.6  # a faint T2Sag lesion (0.2) is clear here
         assert np.all(fraction >= strengths - 1e-6)
-    t1 = CONTRASTS[Slot.T1w]
+    t1 = SEQUENCES[Slot.T1w].contrast
     assert np.all(t1.lesion_values(strengths) <= t1.tissue[Tissue.WM])
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bids_app.config import Slot
 from bids_app.phantoms import make_subject
 from bids_app.phantoms.anatomy import centerline_xy
 from bids_app.phantoms.subject import subject_seed
+from bids_app.slots import Slot
 from bids_app.vertebrae import Discs, detect_discs, levels_of, name_discs, vertebra_at
 
 

@@ -10,11 +10,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from bids_app.config import Slot
 from bids_app.frame import CordFrame
 from bids_app.interfaces.vertebrae import FindDiscs
 from bids_app.phantoms import make_subject
 from bids_app.phantoms.subject import subject_seed
+from bids_app.slots import Slot
 
 
 @pytest.fixture

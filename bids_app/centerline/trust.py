@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import Slot
+from bids_app.slots import Slot
 
 #: Median in-plane distance (mm) from the T2Sag's centreline beyond which a slot is dropped.
 MAX_DISTANCE_MM = 10.0

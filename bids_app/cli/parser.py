@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bids_app import __version__
 from bids_app.cli.types import bids_filter, non_negative_float, positive_int, probability
-from bids_app.config import SLOTS, Slot
+from bids_app.slots import SLOTS, Slot
 from bids_app.study.options import add_study_arguments
 from bids_app.training.options import add_training_arguments
 

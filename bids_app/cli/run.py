@@ -23,12 +23,13 @@ from bids_app.cli.workflow import (
     run_participant,
     unit_work_dirs,
 )
-from bids_app.config import RunConfig, Slot
+from bids_app.config import RunConfig
 from bids_app.discovery import Unit, discover, format_table
 from bids_app.errors import EXIT_OK, EXIT_USAGE, SclesionError, UsageError
 from bids_app.group import run_group
 from bids_app.outcomes import report_outcomes
 from bids_app.reports.collect import write_reports
+from bids_app.slots import Slot
 from bids_app.study.entry import run_study
 from bids_app.study.options import check_study_args
 from bids_app.training import distributed_session, run_training

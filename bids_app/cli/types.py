@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bids_app.config import SLOTS
+from bids_app.slots import SLOTS
 
 
 def positive_int(value: str) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bids_app.cli import memory, reuse
 from bids_app.cli.locks import unit_locks
-from bids_app.config import RunConfig, Slot
+from bids_app.config import RunConfig
 from bids_app.derivatives import (
     check_writable,
     ensure_dataset_description,
@@ -27,6 +27,7 @@ from bids_app.model.config import ModelConfig
 from bids_app.model.registry import resolve_model_dir
 from bids_app.outcomes import unit_outcomes, warn_dropped
 from bids_app.postprocess import resolve_options
+from bids_app.slots import Slot
 from bids_app.workflows.base import (
     InferenceOptions,
     UnitPlan,

@@ -9,9 +9,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bids_app.config import Slot
 from bids_app.evaluation.scoring import UnitEvaluation
 from bids_app.evaluation.table import TableRow
+from bids_app.slots import Slot
 
 #: Horizontal offset of the T2Sag-alone strip from its row's strip.
 _OFFSET = 0.2

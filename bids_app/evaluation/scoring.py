@@ -18,7 +18,6 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import SLOTS, Slot
 from bids_app.errors import DatasetError
 from bids_app.evaluation.faint import ReferenceLesions, detected, reference_lesions
 from bids_app.evaluation.subsets import Row, usable_slots
@@ -27,6 +26,7 @@ from bids_app.inference import normalise_intensity
 from bids_app.metrics import dice, lesion_wise
 from bids_app.postprocess import PostprocessOptions, postprocess
 from bids_app.progress import progress
+from bids_app.slots import SLOTS, Slot
 
 logger = logging.getLogger(__name__)
 

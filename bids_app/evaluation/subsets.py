@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bids_app.config import SLOTS, Slot
+from bids_app.slots import SLOTS, Slot
 
 #: Name of the row that gives every unit all of its sequences.
 ALL_AVAILABLE = 'all available'

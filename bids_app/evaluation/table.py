@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import Slot
 from bids_app.evaluation.faint import (
     CONSPICUOUS,
     FAINT,
@@ -30,6 +29,7 @@ from bids_app.evaluation.faint import (
 )
 from bids_app.evaluation.scoring import UnitEvaluation
 from bids_app.evaluation.subsets import Row
+from bids_app.slots import Slot
 from bids_app.stats import describe, wilcoxon_paired
 
 #: Columns of ``table1.tsv``, with the descriptions written to its JSON.

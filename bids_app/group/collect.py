@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from bids_app.config import Slot
 from bids_app.derivatives import SUMMARY_COLUMNS, derived_name, summary_path, unit_folder
 from bids_app.discovery import Unit
 from bids_app.errors import DatasetError
 from bids_app.lesions import COLUMNS
 from bids_app.outcomes import crash_reason
+from bids_app.slots import Slot
 
 logger = logging.getLogger(__name__)
 

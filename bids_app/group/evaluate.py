@@ -17,13 +17,13 @@ import nibabel as nib
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import Slot
 from bids_app.errors import GeometryError
 from bids_app.fusion import fuse_chunks, fuse_label_chunks
 from bids_app.geometry import sample_world
 from bids_app.group.collect import Status, UnitRecord
 from bids_app.labels import find_lesion_label
 from bids_app.metrics import dice, lesion_wise, volume_agreement
+from bids_app.slots import Slot
 
 logger = logging.getLogger(__name__)
 

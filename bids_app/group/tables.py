@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bids_app.config import SLOTS
 from bids_app.derivatives import SUMMARY_COLUMNS
 from bids_app.group.collect import Status, UnitRecord, read_tsv
+from bids_app.slots import SLOTS
 from bids_app.vertebrae import VERTEBRAE
 
 logger = logging.getLogger(__name__)

@@ -14,17 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from bids_app.config import Slot
+from bids_app.slots import Slot
 
-#: Lesion / normal-cord intensity ratio per slot, for a conspicuous lesion.
-RATIO_RANGE: dict[Slot, tuple[float, float]] = {
-    Slot.T2Sag: (1.2, 2.0),
-    Slot.STIR: (1.3, 2.3),
-    Slot.T2starAx: (1.2, 1.9),
-    Slot.T2Ax: (1.2, 2.0),
-    Slot.T1w: (0.6, 1.0),
-    Slot.MP2RAGE: (0.55, 0.95),
-}
 #: Ratio of a lesion faint on the sagittal T2w, and how often one is drawn.
 FAINT_T2SAG_RANGE = (1.04, 1.15)
 P_FAINT_T2SAG = 0.25
@@ -41,11 +32,12 @@ class LesionContrast:
 
 
 def draw_contrast(rng: np.random.Generator, slots: list[Slot]) -> LesionContrast:
-    """Draw each slot's ratio; with :data:`P_FAINT_T2SAG`, a faint one on T2Sag."""
+    """Draw each slot's ratio in its ``SlotSpec.lesion_ratio``; with :data:`P_FAINT_T2SAG`, a faint
+    one on T2Sag."""
     faint = bool(rng.random() < P_FAINT_T2SAG)
     ratios = {}
     for slot in slots:
-        low, high = FAINT_T2SAG_RANGE if (faint and slot == Slot.T2Sag) else RATIO_RANGE[slot]
+        low, high = FAINT_T2SAG_RANGE if (faint and slot == Slot.T2Sag) else slot.spec.lesion_ratio
         ratios[slot] = float(rng.uniform(low, high))
     return LesionContrast(ratios, faint)
 

@@ -22,7 +22,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bids_app import __version__
-from bids_app.config import SLOTS
 from bids_app.derivatives import write_text
 from bids_app.errors import UsageError
 from bids_app.geometry import superior_axis
@@ -32,6 +31,7 @@ from bids_app.insertion.sources import SourceImage, SourceUnit
 from bids_app.interfaces.io import check_same_grid, load_image, load_mask, save_image
 from bids_app.labels import source_stem
 from bids_app.progress import progress
+from bids_app.slots import SLOTS
 
 logger = logging.getLogger(__name__)
 

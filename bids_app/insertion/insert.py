@@ -13,10 +13,10 @@ import numpy as np
 from nibabel.affines import apply_affine, voxel_sizes
 from numpy.typing import NDArray
 
-from bids_app.config import Slot
 from bids_app.insertion.contrast import LesionContrast, cord_level, draw_contrast, texture
 from bids_app.insertion.render import CordGate, CordTrack, cord_track, lesion_fractions
 from bids_app.insertion.shapes import InsertedLesion, draw_lesion
+from bids_app.slots import Slot
 
 logger = logging.getLogger(__name__)
 

@@ -12,15 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bids_app.config import SLOTS, Slot
 from bids_app.discovery import assign_slots, select_units
 from bids_app.labels import find_cord_mask
+from bids_app.slots import SLOTS, Slot
 from bids_app.validation import index_dataset
 
 logger = logging.getLogger(__name__)
-
-#: Slots whose images can stand in for a missing sagittal T2w (``--pseudo-sagittal``).
-PSEUDO_SAGITTAL_FROM = (Slot.T2Ax, Slot.T2starAx)
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,8 @@ def plan_units(
         images = _with_masks(unit.slots, bids_dir, masks_dir, unit.name)
         source = SourceUnit(unit.subject, unit.session, images)
         if not source.references and pseudo_sagittal:
-            stand_in = next((i for i in images if i.slot in PSEUDO_SAGITTAL_FROM), None)
+            # An axial image stands in for the missing sagittal T2w.
+            stand_in = next((i for i in images if i.slot.spec.acquisition == 'axial'), None)
             if stand_in is not None:
                 source.images.insert(
                     0, SourceImage(Slot.T2Sag, stand_in.path, stand_in.mask, True)

@@ -17,17 +17,6 @@ from nipype.interfaces.base import (
 )
 
 from bids_app.centerline.base import Centerline
-from bids_app.config import Slot
-
-#: Contrast of each slot for the built-in detector: is the CSF brighter (T2) or darker (T1)?
-SLOT_CONTRAST = {
-    Slot.T2Sag: 'T2',
-    Slot.STIR: 'T2',
-    Slot.T2starAx: 'T2',
-    Slot.T2Ax: 'T2',
-    Slot.T1w: 'T1',
-    Slot.MP2RAGE: 'T1',
-}
 
 
 def save_centerline(centerline: Centerline, provider: str, path: Path) -> Path:
@@ -53,7 +42,7 @@ def load_centerline(path: str | Path) -> tuple[Centerline, str]:
 
 class _DetectInputSpec(BaseInterfaceInputSpec):
     in_file = File(exists=True, mandatory=True, desc='image of one slot')
-    slot = traits.Enum(*[s.value for s in Slot], mandatory=True, desc='its slot')
+    slot = traits.Str(mandatory=True, desc='its slot (a registered Slot name)')
     prior_file = File(exists=True, desc="centreline to search near (the T2Sag's, .npz)")
 
 
@@ -63,7 +52,10 @@ class _CenterlineOutputSpec(TraitedSpec):
 
 
 class DetectCenterline(SimpleInterface):
-    """The built-in detector (numpy/scipy only), with the slot's contrast, near a prior."""
+    """The built-in detector (numpy/scipy only), with the slot's contrast, near a prior.
+
+    The contrast (CSF brighter or darker than the cord) is the slot's ``builtin_contrast``.
+    """
 
     input_spec = _DetectInputSpec
     output_spec = _CenterlineOutputSpec
@@ -71,10 +63,11 @@ class DetectCenterline(SimpleInterface):
     def _run_interface(self, runtime):
         from bids_app.centerline.builtin import detect_centerline
         from bids_app.interfaces.io import load_image
+        from bids_app.slots import Slot
 
         data, affine = load_image(self.inputs.in_file)
         prior = load_centerline(self.inputs.prior_file)[0] if self.inputs.prior_file else None
-        contrast = SLOT_CONTRAST[Slot(self.inputs.slot)]
+        contrast = Slot(self.inputs.slot).spec.builtin_contrast
         centerline = detect_centerline(data, affine, contrast, prior=prior)
         out = save_centerline(centerline, 'builtin', Path(runtime.cwd) / 'centerline.npz')
         self._results.update(out_file=str(out), provider='builtin')

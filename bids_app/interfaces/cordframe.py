@@ -41,11 +41,11 @@ class BuildCordFrame(SimpleInterface):
     def _run_interface(self, runtime):
         import numpy as np
 
-        from bids_app.config import Slot
         from bids_app.cordframe import crop_affine
         from bids_app.frame import build_cord_frame
         from bids_app.interfaces.centerline import load_centerline
         from bids_app.interfaces.io import load_image, load_mask, save_image
+        from bids_app.slots import Slot
 
         slots = [Slot(s) for s in self.inputs.slots]
         images = {s: load_image(f) for s, f in zip(slots, self.inputs.in_files, strict=True)}

@@ -17,18 +17,6 @@ from nipype.interfaces.base import (
     traits,
 )
 
-from bids_app.config import Slot
-
-#: ``sct_deepseg_sc -c`` for each slot (it has no STIR or MP2RAGE model: the nearest contrast).
-DEEPSEG_SC_CONTRAST = {
-    Slot.T2Sag: 't2',
-    Slot.STIR: 't2',
-    Slot.T2starAx: 't2s',
-    Slot.T2Ax: 't2',
-    Slot.T1w: 't1',
-    Slot.MP2RAGE: 't1',
-}
-
 SCT_COMMANDS = ('sct_deepseg', 'sct_deepseg_sc')
 
 
@@ -77,7 +65,7 @@ class _DeepsegSCInputSpec(_SegInputSpec):
 
 
 class SCTDeepsegSC(CommandLine):
-    """``sct_deepseg_sc -i IN -c CONTRAST -o OUT``."""
+    """``sct_deepseg_sc -i IN -c CONTRAST -o OUT``; a slot's contrast is its ``sct_contrast``."""
 
     _cmd = 'sct_deepseg_sc'
     input_spec = _DeepsegSCInputSpec

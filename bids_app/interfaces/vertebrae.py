@@ -79,9 +79,9 @@ class FindDiscs(SimpleInterface):
     def _run_interface(self, runtime):
         from dataclasses import replace
 
-        from bids_app.config import Slot
         from bids_app.frame import CordFrame
         from bids_app.interfaces.io import load_image
+        from bids_app.slots import Slot
         from bids_app.vertebrae import detect_discs, discs_from_labels, write_discs
 
         frame = CordFrame.load(self.inputs.cordframe)

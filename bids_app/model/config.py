@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bids_app.config import SLOTS, Slot
 from bids_app.errors import UsageError
+from bids_app.slots import SLOTS, Slot
 
 Imputation = Literal['mean', 'none', 'coverage']
 
@@ -45,7 +45,7 @@ class ModelConfig:
     Parameters
     ----------
     slots : tuple of Slot
-        Sequence slots the model has an encoder for, in :data:`bids_app.config.SLOTS` order;
+        Sequence slots the model has an encoder for, in :data:`bids_app.slots.SLOTS` order;
         the first is always ``T2Sag`` (the skip connections come from its encoder).
     widths : tuple of int
         Channels per resolution level, finest first; the last is the bottleneck width.
@@ -146,7 +146,7 @@ def _slots(values: object, name: str) -> tuple[Slot, ...]:
     ...
     bids_app.errors.UsageError: slots ['FLAIR'] unknown; use T2Sag, STIR, T2starAx, T2Ax, ...
     """
-    if isinstance(values, str) or not isinstance(values, list | tuple):
+    if isinstance(values, str) or not isinstance(values, Sequence):
         raise UsageError(f'{name} {values!r} must be a list of slot names, e.g. ["T2Sag"]')
     known = [slot.value for slot in SLOTS]
     unknown = [v for v in values if v not in known]

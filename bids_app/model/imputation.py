@@ -1,7 +1,7 @@
 """Mean imputation of missing slots' bottleneck features, its exact folding, and latent noise.
 
 Features are stacked per slot: ``(B, S, C, z, x, y)`` with ``S`` the model's slots in
-:data:`bids_app.config.SLOTS` order and T2Sag at index 0.
+:data:`bids_app.slots.SLOTS` order and T2Sag at index 0.
 """
 
 from __future__ import annotations

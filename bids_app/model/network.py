@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bids_app.config import Slot
 from bids_app.model.blocks import NEGATIVE_SLOPE, Conv3d, ConvNormAct, Decoder, Encoder
 from bids_app.model.config import ModelConfig
 from bids_app.model.imputation import (
@@ -23,6 +22,7 @@ from bids_app.model.imputation import (
     sample_latent_noise,
 )
 from bids_app.model.layout import xyz_to_zxy
+from bids_app.slots import Slot
 
 #: Number of decoder outputs used for deep supervision (the two finest levels).
 N_SUPERVISED = 2

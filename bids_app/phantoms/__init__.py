@@ -2,14 +2,14 @@
 
 Modules, in data-flow order: :mod:`.anatomy` (the body's shapes as pure functions of body-frame
 mm), :mod:`.tissues` (tissue class at any point), :mod:`.lesions`, :mod:`.contrasts`
-(per-sequence intensities, bias, noise), :mod:`.acquisition` (grids, voxel orders, obliquity,
-motion), :mod:`.render` (partial-volume synthesis of one image), :mod:`.subject` (one subject in
-memory), :mod:`.dataset` (BIDS writing) and :mod:`.cli`.
+(intensities, bias, noise), :mod:`.sequences` (one entry per slot: its contrast, protocol and
+sidecar), :mod:`.acquisition` (grids, voxel orders, obliquity, motion), :mod:`.render`
+(partial-volume synthesis of one image), :mod:`.subject` (one subject in memory),
+:mod:`.dataset` (BIDS writing) and :mod:`.cli`.
 """
 
 from bids_app.phantoms.dataset import WrittenDataset, write_dataset, write_subject
 from bids_app.phantoms.subject import (
-    AVAILABILITY,
     PhantomImage,
     PhantomSubject,
     Protocol,
@@ -19,7 +19,6 @@ from bids_app.phantoms.subject import (
 )
 
 __all__ = [
-    'AVAILABILITY',
     'PhantomImage',
     'PhantomSubject',
     'Protocol',

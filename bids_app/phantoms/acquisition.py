@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import Slot
 from bids_app.phantoms.anatomy import Anatomy, centerline_xy
+from bids_app.phantoms.sequences import SEQUENCES, Coverage, Grid
+from bids_app.slots import Slot
 
 _AXIS_DIRECTIONS = {
     'R': (1.0, 0.0, 0.0),
@@ -124,29 +125,6 @@ def grid_affine(
     return out
 
 
-@dataclass(frozen=True)
-class _Spec:
-    """Nominal protocol of one slot."""
-
-    acq: str | None  # value of the acq entity
-    suffix: str  # BIDS suffix
-    axcodes: str  # voxel order (nibabel axis codes)
-    voxel_mm: tuple[float, float, float]  # along the voxel axes
-    in_plane_fov_mm: tuple[float, float]  # full, small
-    n_slices: tuple[int, int] | None  # L-R slices (full, small); None: axial, cover the z range
-    a_p_shift_mm: float  # field-of-view centre, anterior of the cord
-
-
-_SPECS: dict[Slot, _Spec] = {
-    Slot.T2Sag: _Spec('sag', 'T2w', 'PIR', (0.7, 0.7, 3.0), (150.0, 84.0), (15, 9), 22.0),
-    Slot.STIR: _Spec('sagstir', 'T2w', 'PSR', (0.8, 0.8, 3.0), (150.0, 84.0), (13, 9), 22.0),
-    Slot.T2starAx: _Spec('ax', 'T2starw', 'LAS', (0.5, 0.5, 5.0), (128.0, 56.0), None, 10.0),
-    Slot.T2Ax: _Spec('ax', 'T2w', 'LPI', (0.5, 0.5, 4.0), (140.0, 56.0), None, 12.0),
-    Slot.T1w: _Spec(None, 'T1w', 'RAS', (1.0, 1.0, 1.0), (150.0, 64.0), (48, 24), 20.0),
-    Slot.MP2RAGE: _Spec(None, 'UNIT1', 'ASL', (1.0, 1.0, 1.0), (150.0, 64.0), (48, 24), 20.0),
-}
-
-
 #: Per-image spread of the protocol's voxel size (scanners and sites differ): in-plane factor,
 #: and slice thickness (mm) of sagittal and axial acquisitions; 3D voxels scale as a whole.
 IN_PLANE_FACTOR = (0.6, 1.6)
@@ -159,12 +137,12 @@ P_SHORT_AXIAL = 0.25
 SHORT_AXIAL_MM = (16.0, 40.0)
 
 
-def draw_voxel_mm(spec: _Spec, rng: np.random.Generator) -> tuple[float, float, float]:
+def draw_voxel_mm(spec: Grid, rng: np.random.Generator) -> tuple[float, float, float]:
     """One image's voxel size: the protocol's, spread as real sites spread it.
 
     Examples
     --------
-    >>> sizes = draw_voxel_mm(_SPECS[Slot.T2Sag], np.random.default_rng(0))
+    >>> sizes = draw_voxel_mm(SEQUENCES['T2Sag'].grid, np.random.default_rng(0))
     >>> 2.0 <= sizes[2] <= 4.0 and all(0.3 <= s <= 1.5 for s in sizes[:2])  # P, I: in-plane
     True
     """
@@ -182,7 +160,7 @@ def draw_voxel_mm(spec: _Spec, rng: np.random.Generator) -> tuple[float, float, 
 
 
 def _grid_shape(
-    spec: _Spec, voxel_mm: tuple[float, float, float], small: bool, height_mm: float
+    spec: Grid, voxel_mm: tuple[float, float, float], small: bool, height_mm: float
 ) -> tuple[int, int, int]:
     """Voxel counts: L-R slices or field of view, A-P field of view, S-I slab height.
 
@@ -200,28 +178,6 @@ def _grid_shape(
     return shape[0], shape[1], shape[2]
 
 
-_TSE = {'MRAcquisitionType': '2D', 'ScanningSequence': 'SE', 'SequenceVariant': 'SK',
-        'PulseSequenceType': 'Turbo spin echo'}  # fmt: skip
-_SIDECARS: dict[Slot, dict] = {
-    Slot.T2Sag: {**_TSE, 'RepetitionTime': 3.5, 'EchoTime': 0.1, 'FlipAngle': 150},
-    Slot.STIR: {**_TSE, 'ScanningSequence': 'IR', 'PulseSequenceType': 'STIR turbo spin echo',
-                'RepetitionTime': 3.8, 'EchoTime': 0.045, 'InversionTime': 0.16, 'FlipAngle': 150},
-    Slot.T2starAx: {'MRAcquisitionType': '2D', 'ScanningSequence': 'GR', 'SequenceVariant': 'SP',
-                    'PulseSequenceType': 'Multi-echo gradient echo (echoes combined)',
-                    'RepetitionTime': 0.65, 'EchoTime': 0.018, 'FlipAngle': 30},
-    Slot.T2Ax: {**_TSE, 'RepetitionTime': 4.2, 'EchoTime': 0.095, 'FlipAngle': 150},
-    Slot.T1w: {'MRAcquisitionType': '3D', 'ScanningSequence': 'GR_IR', 'SequenceVariant': 'SP_MP',
-               'PulseSequenceType': 'MPRAGE', 'RepetitionTime': 2.0, 'EchoTime': 0.0031,
-               'InversionTime': 0.9, 'FlipAngle': 9},
-    Slot.MP2RAGE: {'MRAcquisitionType': '3D', 'ScanningSequence': 'GR_IR',
-                   'SequenceVariant': 'SP_MP', 'PulseSequenceType': 'MP2RAGE',
-                   'RepetitionTime': 5.0, 'EchoTime': 0.0029, 'FlipAngle': 4},
-}  # fmt: skip
-
-#: Voxel orders of the slots; they all differ, as across a real protocol.
-AXCODES: dict[Slot, str] = {slot: spec.axcodes for slot, spec in _SPECS.items()}
-
-
 def draw_pose(rng: np.random.Generator) -> NDArray[np.float64]:
     """The subject's body-to-world pose on the table: foramen magnum near world z = -25 mm."""
     return rigid(
@@ -233,7 +189,7 @@ def draw_pose(rng: np.random.Generator) -> NDArray[np.float64]:
 
 def _z_ranges(
     anatomy: Anatomy,
-    slot: Slot,
+    coverage: Coverage,
     small: bool,
     rng: np.random.Generator,
     voxel_mm: tuple[float, float, float],
@@ -241,25 +197,25 @@ def _z_ranges(
     """Body z ranges (top, bottom) in mm of the slabs of one sequence, upper slab first."""
     top_cerv = anatomy.cord_top_mm + rng.uniform(25.0, 45.0)
     t2_bottom = anatomy.level_z('T2', 'bottom') - rng.uniform(0.0, 10.0)
-    if slot == Slot.T2Sag:
+    if coverage == 'sagittal-chunks':
         if small:
             return [(top_cerv, t2_bottom)]
         upper_bottom = anatomy.level_z('T3', 'bottom') - rng.uniform(0.0, 10.0)
         lower_top = upper_bottom + rng.uniform(36.0, 54.0)
         return [(top_cerv, upper_bottom), (lower_top, anatomy.conus_mm - rng.uniform(45.0, 70.0))]
-    if slot in (Slot.T2starAx, Slot.T2Ax) and rng.random() < P_SHORT_AXIAL:
+    if coverage in ('axial-chunks', 'axial') and rng.random() < P_SHORT_AXIAL:
         centre = rng.uniform(anatomy.level_z('C6', 'top'), anatomy.level_z('C2', 'top'))
         half = rng.uniform(*SHORT_AXIAL_MM) / 2
         return [(centre + half, centre - half)]
-    if slot == Slot.T2starAx:
+    if coverage == 'axial-chunks':
         top, bottom = anatomy.level_z('C1', 'top'), anatomy.level_z('C7', 'bottom')
         split = anatomy.level_z('C4', 'top') + rng.uniform(-8.0, 8.0)
         step = voxel_mm[2]
         upper_bottom = top - step * math.ceil((top - split) / step)
         return [(top, upper_bottom), (upper_bottom + rng.uniform(-4.0, 4.0), bottom)]
-    if slot == Slot.T2Ax:
+    if coverage == 'axial':
         return [(anatomy.level_z('C1', 'top'), anatomy.level_z('C7', 'bottom'))]
-    if small and slot in (Slot.T1w, Slot.MP2RAGE):
+    if small and coverage == '3d':
         return [(top_cerv - 15.0, anatomy.level_z('C7', 'bottom'))]
     return [(top_cerv, t2_bottom)]
 
@@ -298,11 +254,12 @@ def plan_acquisitions(
     list of Acquisition
         One per slab, upper slab first; slabs carry ``chunk`` entities when there are several.
     """
-    spec = _SPECS[slot]
+    sequence = SEQUENCES[slot]
+    spec = sequence.grid
     voxel_mm = draw_voxel_mm(spec, rng)
-    ranges = _z_ranges(anatomy, slot, small, rng, voxel_mm)
+    ranges = _z_ranges(anatomy, sequence.coverage, small, rng, voxel_mm)
     motion_rot, motion_shift = rng.normal(0.0, 1.0, 3), rng.normal(0.0, 1.5, 3)
-    oblique = slot == Slot.T2starAx or rng.random() < 0.4
+    oblique = sequence.always_oblique or rng.random() < 0.4
     out = []
     for k, (top, bottom) in enumerate(ranges, start=1):
         shape = _grid_shape(spec, voxel_mm, small, top - bottom)
@@ -324,7 +281,7 @@ def plan_acquisitions(
             'MagneticFieldStrength': field_strength,
             'Manufacturer': 'sclesion-phantoms',
             'ManufacturersModelName': 'synthetic',
-            **_SIDECARS[slot],
+            **sequence.sidecar,
             'SliceThickness': round(max(voxel_mm), 3),
         }
         if len(ranges) > 1:

@@ -15,7 +15,6 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from bids_app.config import Slot
 from bids_app.phantoms.tissues import Tissue
 
 
@@ -25,8 +24,6 @@ class Contrast:
 
     Attributes
     ----------
-    suffix : str
-        BIDS suffix of the images (``T2w``, ``T2starw``, ``T1w``, ``UNIT1``).
     tissue : dict of Tissue to float
         Relative intensity of each tissue class.
     lesion : float
@@ -42,7 +39,6 @@ class Contrast:
         Amplitude of the smooth multiplicative bias field (log units); 0 for none.
     """
 
-    suffix: str
     tissue: dict[Tissue, float]
     lesion: float
     conspicuity: tuple[float, float]
@@ -59,42 +55,6 @@ class Contrast:
         c = np.clip(self.conspicuity[0] + self.conspicuity[1] * np.asarray(strengths), 0, 1)
         wm = self.tissue[Tissue.WM]
         return (wm + c * (self.lesion - wm)).astype(np.float32)
-
-
-_T = Tissue
-_T2W = {
-    _T.FAT: 0.75, _T.MUSCLE: 0.22, _T.VISCERA: 0.35, _T.LUNG: 0.03, _T.CORTEX: 0.05,
-    _T.MARROW: 0.45, _T.DISC: 0.65, _T.CSF: 1.0, _T.WM: 0.3, _T.GM: 0.34, _T.BRAIN: 0.45,
-    _T.BRAINSTEM: 0.33,
-}  # fmt: skip
-_STIR = {
-    **_T2W, _T.FAT: 0.06, _T.MARROW: 0.1, _T.MUSCLE: 0.25, _T.DISC: 0.7, _T.WM: 0.32, _T.GM: 0.38,
-}  # fmt: skip
-_T2STAR = {
-    _T.FAT: 0.55, _T.MUSCLE: 0.25, _T.VISCERA: 0.3, _T.LUNG: 0.02, _T.CORTEX: 0.03,
-    _T.MARROW: 0.2, _T.DISC: 0.5, _T.CSF: 0.82, _T.WM: 0.32, _T.GM: 0.56, _T.BRAIN: 0.5,
-    _T.BRAINSTEM: 0.38,
-}  # fmt: skip
-_T1W = {
-    _T.FAT: 1.0, _T.MUSCLE: 0.42, _T.VISCERA: 0.45, _T.LUNG: 0.03, _T.CORTEX: 0.05,
-    _T.MARROW: 0.8, _T.DISC: 0.38, _T.CSF: 0.12, _T.WM: 0.7, _T.GM: 0.62, _T.BRAIN: 0.6,
-    _T.BRAINSTEM: 0.66,
-}  # fmt: skip
-_UNIT1 = {
-    _T.FAT: 0.85, _T.MUSCLE: 0.45, _T.VISCERA: 0.5, _T.LUNG: 0.1, _T.CORTEX: 0.1,
-    _T.MARROW: 0.7, _T.DISC: 0.4, _T.CSF: 0.1, _T.WM: 0.78, _T.GM: 0.6, _T.BRAIN: 0.6,
-    _T.BRAINSTEM: 0.72,
-}  # fmt: skip
-
-#: The contrast of each slot.
-CONTRASTS: dict[Slot, Contrast] = {
-    Slot.T2Sag: Contrast('T2w', _T2W, 0.8, (0.0, 1.0), 1000.0, 28.0, 0.25),
-    Slot.STIR: Contrast('T2w', _STIR, 0.95, (0.65, 0.35), 800.0, 16.0, 0.25),
-    Slot.T2starAx: Contrast('T2starw', _T2STAR, 0.85, (0.6, 0.4), 900.0, 22.0, 0.2),
-    Slot.T2Ax: Contrast('T2w', _T2W, 0.85, (0.4, 0.6), 1000.0, 24.0, 0.2),
-    Slot.T1w: Contrast('T1w', _T1W, 0.4, (0.0, 1.0), 700.0, 30.0, 0.2),
-    Slot.MP2RAGE: Contrast('UNIT1', _UNIT1, 0.45, (0.3, 0.7), 4000.0, 40.0, 0.0),
-}
 
 
 #: Where grey matter sits between white matter (0) and a conspicuous lesion (1), per image: from a
@@ -114,8 +74,9 @@ def vary_contrast(contrast: Contrast, rng: np.random.Generator) -> Contrast:
 
     Examples
     --------
-    >>> varied = vary_contrast(CONTRASTS[Slot.T2Sag], np.random.default_rng(0))
-    >>> varied.tissue[Tissue.GM] != CONTRASTS[Slot.T2Sag].tissue[Tissue.GM]
+    >>> from bids_app.phantoms.sequences import SEQUENCES
+    >>> t2sag = SEQUENCES['T2Sag'].contrast
+    >>> vary_contrast(t2sag, np.random.default_rng(0)).tissue[Tissue.GM] != t2sag.tissue[Tissue.GM]
     True
     """
     tissue = dict(contrast.tissue)

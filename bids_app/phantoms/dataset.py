@@ -21,10 +21,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bids_app import __version__
-from bids_app.config import Slot
 from bids_app.errors import UsageError
 from bids_app.phantoms.subject import PhantomSubject, make_subject, subject_seed
 from bids_app.progress import progress
+from bids_app.slots import Slot
 
 logger = logging.getLogger(__name__)
 

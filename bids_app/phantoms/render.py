@@ -16,11 +16,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from bids_app.config import Slot
 from bids_app.phantoms.acquisition import Acquisition
 from bids_app.phantoms.anatomy import PROFILE_ROWS, Anatomy, sample_profiles
 from bids_app.phantoms.contrasts import (
-    CONTRASTS,
     TEXTURE_MM,
     add_rician_noise,
     bias_field,
@@ -29,10 +27,9 @@ from bids_app.phantoms.contrasts import (
     vary_contrast,
 )
 from bids_app.phantoms.lesions import Lesion, lesion_at
+from bids_app.phantoms.sequences import SEQUENCES
 from bids_app.phantoms.tissues import Tissue, is_spinal_cord, tissue_at
 
-#: Sequences whose CSF shows flow voids (fast spin echo: T2w and STIR).
-FLOW_VOID_SLOTS = (Slot.T2Sag, Slot.STIR, Slot.T2Ax)
 #: Largest spacing (mm) between sub-samples along a voxel axis; every axis gets at least 3.
 SUBSAMPLE_STEP_MM = 1.0
 #: Steepest slope of the cord (mm of A-P or L-R shift per mm of z) that the near-cord test allows.
@@ -132,7 +129,8 @@ def render(
     Rendered
         Image and masks on the grid ``acq.shape``.
     """
-    contrast = vary_contrast(CONTRASTS[acq.slot], rng)
+    sequence = SEQUENCES[acq.slot]
+    contrast = vary_contrast(sequence.contrast, rng)
     table = contrast.table()
     lesion_values = contrast.lesion_values(np.array([les.strength for les in lesions]))
     vox2body = np.linalg.inv(acq.body_to_world) @ acq.affine
@@ -165,7 +163,7 @@ def render(
         cord[idx] = is_spinal_cord(t).reshape(-1, n_sub).mean(axis=1)
         lesion[idx] = (lid > 0).reshape(-1, n_sub).mean(axis=1)
 
-    if acq.slot in FLOW_VOID_SLOTS:
+    if sequence.flow_voids:
         signal *= flow_voids(tissue == Tissue.CSF, acq.shape, voxel_mm, rng)
     # Tissue texture, then the point-spread function (in-plane blur of about half a voxel).
     texture = ndimage.gaussian_filter(
@@ -179,7 +177,7 @@ def render(
     y_back = float(np.percentile(xyz[tissue != Tissue.AIR, 1], 1)) if (tissue > 0).any() else 0.0
     signal = signal * bias_field(xyz, y_back, contrast.bias, rng) * contrast.scale
     noisy = add_rician_noise(signal, contrast.scale / contrast.snr, rng)
-    if acq.slot == Slot.MP2RAGE:
+    if sequence.noisy_background:
         # The uniform image turns background noise into salt and pepper across the full range.
         air = (tissue == Tissue.AIR) | (tissue == Tissue.LUNG)
         noisy[air] = rng.uniform(0.0, contrast.scale, int(air.sum()))

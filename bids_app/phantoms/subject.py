@@ -14,22 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import SLOTS, Slot
 from bids_app.phantoms.acquisition import Acquisition, draw_pose, plan_acquisitions
 from bids_app.phantoms.anatomy import Anatomy, centerline_xy, draw_anatomy
 from bids_app.phantoms.lesions import Lesion, draw_lesions
 from bids_app.phantoms.render import render
+from bids_app.phantoms.sequences import SEQUENCES
+from bids_app.slots import SLOTS, Slot
 
-#: Probability that a subject (session) has each sequence, as in Walsh et al. (MICCAI 2024):
-#: T2Sag 247/247, STIR 137, T2*Ax 119, T1w 63, T2Ax 52, MP2RAGE 36.
-AVAILABILITY: dict[Slot, float] = {
-    Slot.T2Sag: 1.0,
-    Slot.STIR: 0.55,
-    Slot.T2starAx: 0.48,
-    Slot.T2Ax: 0.21,
-    Slot.T1w: 0.26,
-    Slot.MP2RAGE: 0.15,
-}
 #: Probability that one sequence of a session was acquired twice (``run-1``, ``run-2``).
 REPEAT_PROBABILITY = 0.1
 #: Sites of the synthetic cohort and their field strengths (T).
@@ -54,7 +45,7 @@ class Protocol:
     Attributes
     ----------
     slots : tuple of Slot
-        Sequences acquired, in :data:`~bids_app.config.SLOTS` order (always with ``T2Sag``).
+        Sequences acquired, in :data:`~bids_app.slots.SLOTS` order (always with ``T2Sag``).
     repeated : Slot or None
         A sequence acquired twice (``run-1`` and ``run-2``), if any.
     """
@@ -84,7 +75,9 @@ def draw_protocol(
     rng = np.random.default_rng(_child(seed, _SESSIONS, session, 0))
     draws = rng.random(len(SLOTS))
     if slots is None:
-        chosen = tuple(s for s, u in zip(SLOTS, draws, strict=True) if u < AVAILABILITY[s])
+        chosen = tuple(
+            s for s, u in zip(SLOTS, draws, strict=True) if u < SEQUENCES[s].availability
+        )
     else:
         wanted = {Slot(s) for s in slots} | {Slot.T2Sag}
         chosen = tuple(s for s in SLOTS if s in wanted)
@@ -238,7 +231,7 @@ def make_subject(
         Cervical only, single sagittal T2w slab, small fields of view (fast).
     slots : iterable of Slot, optional
         Force these sequences (``T2Sag`` is always included); default: drawn with
-        :data:`AVAILABILITY`.
+        each sequence's ``availability`` (:mod:`.sequences`).
 
     Returns
     -------

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bids_app import __version__
-from bids_app.config import RunConfig, Slot
+from bids_app.config import RunConfig
 from bids_app.derivatives import (
     centerline_name,
     derived_name,
@@ -24,6 +24,7 @@ from bids_app.derivatives import (
 from bids_app.discovery import Unit
 from bids_app.reports.subject import write_subject_report
 from bids_app.reports.unit import UnitReport
+from bids_app.slots import Slot
 
 logger = logging.getLogger(__name__)
 

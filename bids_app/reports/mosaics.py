@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import CordFrameConfig, Slot
+from bids_app.config import CordFrameConfig
 from bids_app.cordframe import sample_crop
 from bids_app.frame import CordFrame
 from bids_app.reports.canvas import (
@@ -33,6 +33,7 @@ from bids_app.reports.views import (
     slices_every,
     to_grey,
 )
+from bids_app.slots import Slot
 
 #: Screen pixels per crop pixel (0.5 mm), and pixels between patches.
 SCALE = 2

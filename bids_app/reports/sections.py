@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import Slot
 from bids_app.derivatives import derived_name, split_source
 from bids_app.errors import SclesionError
 from bids_app.frame import CordFrame
@@ -25,6 +24,7 @@ from bids_app.reports.canvas import load_canonical
 from bids_app.reports.mosaics import crop_mosaic, lesion_grid, lesion_slices
 from bids_app.reports.native import centerline_figure, lesion_figures
 from bids_app.reports.unit import UnitReport, load_frame_probability, read_centerline, read_tsv
+from bids_app.slots import Slot
 from bids_app.vertebrae import read_discs
 
 logger = logging.getLogger(__name__)

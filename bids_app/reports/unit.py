@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.config import SLOTS, Slot
 from bids_app.errors import InputImageError
+from bids_app.slots import SLOTS, Slot
 
 
 @dataclass(frozen=True, eq=False)

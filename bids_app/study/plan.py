@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from bids_app.config import SLOTS, Slot
 from bids_app.errors import DatasetError
 from bids_app.frame import CordFrame
+from bids_app.slots import SLOTS, Slot
 from bids_app.training.subjects import FrameSource, split_by_subject, subject_of
 
 BASELINE = 'baseline'
@@ -123,7 +123,7 @@ def frequent_combinations(
     Returns
     -------
     dict
-        Combination (T2Sag first, then :data:`~bids_app.config.SLOTS` order) -> the fraction of
+        Combination (T2Sag first, then :data:`~bids_app.slots.SLOTS` order) -> the fraction of
         units that have it, smallest combinations first.
 
     Examples

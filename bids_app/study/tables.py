@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bids_app.config import SLOTS
 from bids_app.evaluation.subsets import ALL_AVAILABLE
+from bids_app.slots import SLOTS
 from bids_app.stats import describe, wilcoxon_paired
 from bids_app.study.plan import BASELINE
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from bids_app.config import Slot
+from bids_app.slots import Slot
 from bids_app.training.intensity import blur_axis, chance, masked_range, masked_stats, uniform
 from bids_app.training.synth import SynthParams, randomise_contrast
 

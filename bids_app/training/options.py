@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bids_app.cli.types import positive_int
-from bids_app.config import SLOTS, CordFrameConfig, Slot
+from bids_app.config import CordFrameConfig
 from bids_app.errors import UsageError
 from bids_app.model.config import VARIANTS, WIDTH_PRESETS, ModelConfig, variant_config
+from bids_app.slots import SLOTS, Slot
 
 Augmentation = Literal['none', 'standard', 'synth']
 AUGMENTATIONS: tuple[str, ...] = ('none', 'standard', 'synth')

@@ -19,13 +19,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from bids_app.config import SLOTS, Slot
 from bids_app.errors import DatasetError
 from bids_app.frame import CordFrame
 from bids_app.inference import normalise_intensity
 from bids_app.lesions import structuring_element
 from bids_app.model.config import ModelConfig
 from bids_app.model.layout import to_network_layout
+from bids_app.slots import SLOTS, Slot
 from bids_app.training.options import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def load_frames(
 
 
 def slot_counts(frames: Mapping[str, CordFrame]) -> dict[Slot, int]:
-    """How many frames have each slot, in :data:`~bids_app.config.SLOTS` order."""
+    """How many frames have each slot, in :data:`~bids_app.slots.SLOTS` order."""
     counts = Counter(slot for frame in frames.values() for slot in frame.slots)
     return {slot: counts.get(slot, 0) for slot in SLOTS}
 

@@ -19,19 +19,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from bids_app.config import CordFrameConfig, Slot
+from bids_app.config import CordFrameConfig
+from bids_app.slots import Slot
 from bids_app.training.intensity import blur_axis, chance, renormalise, uniform
 
-#: Axes of an image ``(z, x, y)`` along which each slot's voxels are thick: sagittal slices are
-#: thick left-right (x), axial ones along the cord (z), 3D acquisitions a little along every axis.
-SLICE_AXES: dict[Slot, tuple[int, ...]] = {
-    Slot.T2Sag: (1,),
-    Slot.STIR: (1,),
-    Slot.T2starAx: (0,),
-    Slot.T2Ax: (0,),
-    Slot.T1w: (0, 1, 2),
-    Slot.MP2RAGE: (0, 1, 2),
-}
+#: Axes of an image ``(z, x, y)`` along which voxels are thick, per slot ``acquisition``:
+#: sagittal slices are thick left-right (x), axial ones along the cord (z), 3D ones a little along
+#: every axis.
+SLICE_AXES: dict[str, tuple[int, ...]] = {'sagittal': (1,), 'axial': (0,), '3d': (0, 1, 2)}
 
 #: z-scored intensities in this range map to [0, 1] before the random curve.
 Z_RANGE = (-3.0, 5.0)
@@ -87,10 +82,11 @@ class SynthParams:
 
     def thickness(self, slot: Slot) -> tuple[float, float]:
         """Thickness range in mm for a slot's acquisition plane."""
-        axes = SLICE_AXES[slot]
-        if len(axes) == 3:
-            return self.isotropic_mm
-        return self.sagittal_mm if axes == (1,) else self.axial_mm
+        return {
+            'sagittal': self.sagittal_mm,
+            'axial': self.axial_mm,
+            '3d': self.isotropic_mm,
+        }[slot.spec.acquisition]
 
 
 def random_curves(generator: torch.Generator, n: int, params: SynthParams) -> torch.Tensor:
@@ -292,7 +288,7 @@ def randomise_contrast(
     m = mask.reshape(x.shape)
     n = x.shape[0]
     present = m.flatten(1).any(1)
-    slot_of = [slots[i % n_slots] for i in range(n)]
+    slot_of = [Slot(slots[i % n_slots]) for i in range(n)]
 
     remap = chance(generator, (n,), params.p_remap) & present
     curves = random_curves(generator, n, params)
@@ -335,7 +331,7 @@ def randomise_contrast(
     for k, row in enumerate(rows.tolist()):
         factor = float(thickness[row]) / voxel_mm
         if bool(thick[row]) and factor > 1:
-            u[k] = thick_slices(u[k], SLICE_AXES[slot_of[row]], factor)
+            u[k] = thick_slices(u[k], SLICE_AXES[slot_of[row].spec.acquisition], factor)
         if bool(ringing[row]):
             u[k] = gibbs_ringing(u[k], int(ring_axis[row]), float(ring_keep[row]))
     std = torch.where(noisy[rows], noise_std[rows], 0.0)[:, None, None, None]

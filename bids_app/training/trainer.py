@@ -17,7 +17,6 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from bids_app.config import Slot
 from bids_app.errors import UsageError
 from bids_app.inference import bfloat16_supported
 from bids_app.model.card import CARD_NAME, load_model_dir, read_card, save_model_dir
@@ -25,6 +24,7 @@ from bids_app.model.config import ModelConfig
 from bids_app.model.losses import training_loss
 from bids_app.model.network import MultiSequenceUNet, init_encoder_from
 from bids_app.progress import progress
+from bids_app.slots import Slot
 from bids_app.training.augment import augment_batch
 from bids_app.training.checkpoint import (
     BEST,

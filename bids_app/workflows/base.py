@@ -9,7 +9,6 @@ from pathlib import Path
 from nipype.pipeline import engine as pe
 
 from bids_app import __version__
-from bids_app.config import Slot
 from bids_app.derivatives import unit_folder
 from bids_app.discovery import Unit
 from bids_app.interfaces.inference import PredictLesions
@@ -17,6 +16,7 @@ from bids_app.interfaces.lesion_outputs import WriteLesionOutputs
 from bids_app.interfaces.outputs import CopyFile, WritePreprocOutputs
 from bids_app.interfaces.vertebrae import FindDiscs
 from bids_app.postprocess import PostprocessOptions
+from bids_app.slots import Slot
 from bids_app.workflows.preproc import init_preproc_wf
 
 

@@ -7,14 +7,11 @@ from collections.abc import Mapping, Sequence
 from nipype.interfaces import utility as niu
 from nipype.pipeline import engine as pe
 
-from bids_app.config import Slot
 from bids_app.interfaces.centerline import CenterlineFromMask, DetectCenterline
 from bids_app.interfaces.cordframe import BuildCordFrame
 from bids_app.interfaces.fusion import FuseChunks
-from bids_app.interfaces.sct import DEEPSEG_SC_CONTRAST, SCTDeepseg, SCTDeepsegSC
-
-#: Sagittal slabs: their chunks are registered before fusion (the paper's step 1).
-SAGITTAL_SLOTS = frozenset({Slot.T2Sag, Slot.STIR})
+from bids_app.interfaces.sct import SCTDeepseg, SCTDeepsegSC
+from bids_app.slots import Slot
 
 #: Centreline providers a slot can get from the command-line layer.
 PROVIDERS = ('masks', 'sct_deepseg', 'sct_deepseg_sc', 'builtin')
@@ -32,7 +29,7 @@ def _centerline_node(slot: Slot, provider: str) -> tuple[pe.Node | None, pe.Node
         return None, from_mask
     if provider == 'sct_deepseg':
         return pe.Node(SCTDeepseg(), name=f'sct_seg_{slot}'), from_mask
-    seg = pe.Node(SCTDeepsegSC(contrast=DEEPSEG_SC_CONTRAST[slot]), name=f'sct_seg_{slot}')
+    seg = pe.Node(SCTDeepsegSC(contrast=slot.spec.sct_contrast), name=f'sct_seg_{slot}')
     return seg, from_mask
 
 
@@ -119,9 +116,9 @@ def init_preproc_wf(
     ]
     for index, slot in enumerate(slots, start=1):
         provider = providers[slot]
-        fuse = pe.Node(
-            FuseChunks(register=slot in SAGITTAL_SLOTS, out_name=slot.value), name=f'fuse_{slot}'
-        )
+        # Sagittal slabs: their chunks are registered before fusion (the paper's step 1).
+        sagittal = slot.spec.acquisition == 'sagittal'
+        fuse = pe.Node(FuseChunks(register=sagittal, out_name=slot.value), name=f'fuse_{slot}')
         seg, centerline = _centerline_node(slot, provider)
         connections += [
             (inputnode, fuse, [(f'{slot}_files', 'in_files')]),

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bids_app.centerline import detect_centerline, resample_centerline
-from bids_app.config import SLOTS
 from bids_app.phantoms import PhantomImage, make_subject
+from bids_app.slots import SLOTS
 
 
 def _median_error(image: PhantomImage) -> float:

@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from bids_app.centerline.trust import MAX_DISTANCE_MM, untrusted_slots
 from bids_app.cli.run import main
-from bids_app.config import Slot
+from bids_app.slots import Slot
 
 
 def _line(x_mm: float, n: int = 20) -> np.ndarray:

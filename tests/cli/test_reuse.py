@@ -17,11 +17,11 @@ import torch
 
 from bids_app.cli.reuse import RECORD_NAME, changes, make_record
 from bids_app.cli.run import main
-from bids_app.config import Slot
 from bids_app.discovery import Unit
 from bids_app.model.card import save_model_dir
 from bids_app.model.config import variant_config
 from bids_app.model.network import MultiSequenceUNet
+from bids_app.slots import Slot
 from bids_app.workflows.base import InferenceOptions, UnitPlan
 
 OTHERS = ['STIR', 'T2starAx', 'T2Ax', 'T1w', 'MP2RAGE']

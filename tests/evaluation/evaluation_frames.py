@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bids_app.config import Slot
 from bids_app.frame import CordFrame
+from bids_app.slots import Slot
 
 SHAPE = (48, 48, 40)
 #: Conspicuous lesion, faint lesion and a false-positive blob (voxel boxes, all inside the cord).

@@ -17,12 +17,12 @@ import pytest
 from evaluation_frames import UNITS, FakePredictor
 from scipy import stats
 
-from bids_app.config import Slot
 from bids_app.evaluation.outputs import markdown_table, write_outputs
 from bids_app.evaluation.plot import plot_table
 from bids_app.evaluation.scoring import RowScore, UnitEvaluation, evaluate_frames, frame_slots
 from bids_app.evaluation.subsets import Row, table_rows
 from bids_app.evaluation.table import build_table
+from bids_app.slots import Slot
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from bids_app.config import Slot
 from bids_app.derivatives import SUMMARY_COLUMNS, dataset_description, write_tsv
 from bids_app.discovery import Unit
 from bids_app.lesions import COLUMNS
+from bids_app.slots import Slot
 
 AFFINE = np.diag([1.0, 1.0, 2.0, 1.0])
 SHAPE = (1, 1, 20)

@@ -8,7 +8,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from bids_app.config import Slot
 from bids_app.discovery import Unit
 from bids_app.errors import GeometryError
 from bids_app.group.collect import Status, UnitRecord
@@ -18,6 +17,7 @@ from bids_app.group.evaluate import (
     resample_nearest,
     unit_metrics,
 )
+from bids_app.slots import Slot
 
 CHUNK_SHAPE = (6, 16, 20)
 #: Sagittal slabs, 2 x 1 x 1 mm: the lower covers world z 0-19 mm, the upper z 10-29 mm.

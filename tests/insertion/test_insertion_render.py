@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from bids_app.config import Slot
 from bids_app.insertion.insert import NativeImage, insert_lesions
 from bids_app.insertion.render import CordTrack, lesion_fractions
 from bids_app.insertion.shapes import InsertedLesion, Lobe
+from bids_app.slots import Slot
 
 
 def _everywhere(u, v, z):

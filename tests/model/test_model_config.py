@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from bids_app.config import SLOTS, Slot
 from bids_app.errors import UsageError
 from bids_app.model.config import VARIANTS, ModelConfig, variant_config
 from bids_app.model.layout import from_network_layout, to_network_layout, xyz_to_zxy
+from bids_app.slots import SLOTS, Slot
 
 
 def test_total_stride_is_paper_bottleneck() -> None:

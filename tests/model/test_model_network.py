@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bids_app.config import SLOTS, Slot
 from bids_app.model.network import FoldedUNet, MultiSequenceUNet, init_encoder_from
+from bids_app.slots import SLOTS, Slot
 
 Z, X, Y = 32, 16, 16  # the tiny patch of conftest, network layout
 

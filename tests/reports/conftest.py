@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from bids_app.centerline.base import Centerline
-from bids_app.config import Slot
 from bids_app.derivatives import write_tsv
 from bids_app.frame import build_cord_frame
 from bids_app.lesions import COLUMNS, label_lesions, lesion_table
 from bids_app.reports import UnitReport
+from bids_app.slots import Slot
 
 LESIONS_XYZ_MM = ((0.0, 0.0, 20.0), (0.0, 0.0, -25.0))
 LESION_RADIUS_MM = 2.4

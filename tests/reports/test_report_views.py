@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from bids_app.config import Slot
 from bids_app.frame import CordFrame
 from bids_app.reports.canvas import NOT_COVERED_GREY, load_canonical, world_to_view_mm
 from bids_app.reports.mosaics import lesion_slices, patch_rgb
@@ -23,6 +22,7 @@ from bids_app.reports.views import (
     sagittal_view,
     slices_every,
 )
+from bids_app.slots import Slot
 
 
 def test_sagittal_view_puts_anterior_left_and_superior_top():

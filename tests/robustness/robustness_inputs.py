@@ -45,9 +45,9 @@ class Good:
 
 def write_good(root: Path) -> Good:
     """A cervical phantom with its sagittal T2w only, cut to 105 mm along S-I (a fast run)."""
-    from bids_app.config import Slot
     from bids_app.phantoms.dataset import write_subject
     from bids_app.phantoms.subject import make_subject
+    from bids_app.slots import Slot
 
     root.mkdir(parents=True)
     (root / 'dataset_description.json').write_text(

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bids_app.config import Slot
 from bids_app.frame import CordFrame
+from bids_app.slots import Slot
 from bids_app.training.options import TrainConfig
 
 SIZE = 16

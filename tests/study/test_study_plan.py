@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from study_frames import tiny_frame
 
-from bids_app.config import Slot
 from bids_app.errors import DatasetError
+from bids_app.slots import Slot
 from bids_app.study.plan import (
     StudyRun,
     combination_name,

@@ -7,8 +7,8 @@ import json
 import pytest
 from study_frames import tiny_config
 
-from bids_app.config import Slot
 from bids_app.errors import UsageError
+from bids_app.slots import Slot
 from bids_app.study import run as study_run
 from bids_app.study.plan import StudyRun
 from bids_app.study.run import run_config, train_runs

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from bids_app.config import Slot
 from bids_app.frame import CordFrame
+from bids_app.slots import Slot
 from bids_app.training.options import TrainConfig
 
 TINY_WIDTHS = (4, 8, 8, 8, 8)

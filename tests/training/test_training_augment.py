@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from bids_app.config import SLOTS, Slot
+from bids_app.slots import SLOTS, Slot
 from bids_app.training.augment import (
     AugmentParams,
     augment_batch,

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from conftest import make_frame
 
-from bids_app.config import Slot
+from bids_app.slots import Slot
 from bids_app.training.data import IterationBatches, PatchDataset, make_loader, patch_window
 from bids_app.training.subjects import to_training_subject
 

@@ -16,8 +16,8 @@ import pytest
 import torch
 from conftest import make_frame, tiny_values
 
-from bids_app.config import Slot
 from bids_app.model.card import read_card
+from bids_app.slots import Slot
 from bids_app.training.checkpoint import CHECKPOINT_DIR, LATEST
 from bids_app.training.options import TrainConfig
 from bids_app.training.trainer import train
@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {here!r})
 from conftest import make_frame, tiny_values
-from bids_app.config import Slot
+from bids_app.slots import Slot
 from bids_app.training import TrainConfig, distributed_session, train
 
 frames = {{f'sub-{{i}}': make_frame(i, (Slot.T2Sag, Slot.STIR)) for i in range(6)}}

@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from bids_app.config import Slot
 from bids_app.errors import UsageError
+from bids_app.slots import Slot
 from bids_app.training.options import TrainConfig, add_training_arguments, read_subject_list
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import make_frame
 
-from bids_app.config import Slot
 from bids_app.errors import DatasetError
+from bids_app.slots import Slot
 from bids_app.training.options import TrainConfig
 from bids_app.training.subjects import (
     lesion_extents,

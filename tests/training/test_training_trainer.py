@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from bids_app.config import Slot
 from bids_app.errors import DatasetError, UsageError
 from bids_app.inference import LesionPredictor
 from bids_app.model.card import load_model_dir
 from bids_app.model.network import MultiSequenceUNet
+from bids_app.slots import Slot
 from bids_app.training.checkpoint import CHECKPOINT_DIR, LATEST
 from bids_app.training.curves import CURVES_NAME, LOG_NAME, read_log
 from bids_app.training.entry import run_training

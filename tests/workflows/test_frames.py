@@ -10,9 +10,9 @@ from bids_app.cli import frames as cli_frames
 from bids_app.cli.frames import preprocess_frames
 from bids_app.cli.parser import build_parser
 from bids_app.cli.run import build_config, discover_units
-from bids_app.config import Slot
 from bids_app.frame import CordFrame
 from bids_app.phantoms.dataset import write_dataset
+from bids_app.slots import Slot
 
 
 @pytest.fixture(scope='module')

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from bids_app.cli.run import main
-from bids_app.config import Slot
 from bids_app.frame import CordFrame
+from bids_app.slots import Slot
 from bids_app.workflows.preproc import PROVIDERS, init_preproc_wf
 
 

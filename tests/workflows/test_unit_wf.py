@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bids_app.config import Slot
 from bids_app.discovery import Unit
 from bids_app.postprocess import PostprocessOptions
+from bids_app.slots import Slot
 from bids_app.workflows.base import InferenceOptions, UnitPlan, init_unit_wf
 
 
