@@ -30,8 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bids_app.evaluation.cli import main as evaluate_main
-from bids_app.insertion.cli import main as insert_main
+from bids_app.cli.evaluate import main as evaluate_main
+from bids_app.cli.insert import main as insert_main
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / 'shared' / 'data'

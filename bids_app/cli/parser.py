@@ -8,10 +8,9 @@ import re
 from pathlib import Path
 
 from bids_app import __version__
+from bids_app.cli.train_args import add_study_arguments, add_training_arguments
 from bids_app.cli.types import bids_filter, non_negative_float, positive_int, probability
 from bids_app.slots import SLOTS, Slot
-from bids_app.study.options import add_study_arguments
-from bids_app.training.options import add_training_arguments
 
 LEVELS = ('participant', 'group', 'train')
 CENTERLINE_PROVIDERS = ('auto', 'masks', 'sct', 'builtin')

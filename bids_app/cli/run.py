@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from bids_app.cli.boilerplate import write_boilerplate
+from bids_app.cli.console import console_main
 from bids_app.cli.frames import cached_frames, preprocess_frames
 from bids_app.cli.parser import build_parser
 from bids_app.cli.paths import (
@@ -19,35 +19,23 @@ from bids_app.cli.paths import (
     check_output_owner,
     check_paths,
 )
+from bids_app.cli.train_args import study_config, train_config, train_stop
 from bids_app.cli.workflow import (
     run_participant,
     unit_work_dirs,
 )
 from bids_app.config import RunConfig
 from bids_app.discovery import Unit, discover, format_table
-from bids_app.errors import EXIT_OK, EXIT_USAGE, SclesionError, UsageError
+from bids_app.errors import EXIT_OK, EXIT_USAGE, UsageError
 from bids_app.group import run_group
 from bids_app.outcomes import report_outcomes
 from bids_app.reports.collect import write_reports
 from bids_app.slots import Slot
 from bids_app.study.entry import run_study
-from bids_app.study.options import check_study_args
 from bids_app.training import distributed_session, run_training
 from bids_app.validation import check_dataset_folder, index_dataset, run_validator
 
 logger = logging.getLogger('bids_app')
-
-
-def setup_logging(verbosity: int) -> None:
-    """``-v`` count to level: 25 (IMPORTANT) by default, then INFO, VERBOSE (15), DEBUG."""
-    logging.addLevelName(25, 'IMPORTANT')
-    logging.addLevelName(15, 'VERBOSE')
-    level = max(25 - 5 * verbosity, logging.DEBUG)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter('%(asctime)s [%(levelname)s] %(message)s', '%H:%M:%S'))
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
 
 
 def build_config(args: argparse.Namespace, argv: Sequence[str]) -> RunConfig:
@@ -200,8 +188,8 @@ def run_train(
     """
     if config.labels is None:
         raise UsageError('the train level needs reference lesion labels: add --labels DERIV_DIR')
-    if args.study:
-        check_study_args(args)
+    study = study_config(args) if args.study else None  # before hours of pre-processing
+    train = train_config(args)
     if int(os.environ.get('WORLD_SIZE', '1')) > 1:
         frames = cached_frames(units, config)
     else:
@@ -217,32 +205,23 @@ def run_train(
             config.work_dir / 'frames',
         )
         return EXIT_OK
-    if args.study:
-        return run_study(frames, args, config)
+    if study:
+        return run_study(frames, study, train, config)
     with distributed_session(config.device) as context:
-        result = run_training(frames, args, config.output_dir, context)
+        result = run_training(frames, train, config.output_dir, train_stop(args), context)
     logger.log(25, 'model folder: %s (%d iterations)', result.model_dir, result.iterations_done)
     return EXIT_OK
 
 
+def _sclesion(args: argparse.Namespace, argv: list[str]) -> int:
+    config = build_config(args, argv)
+    # Caches go to the work folder, never HOME (which may be read-only in a container).
+    os.environ.setdefault('MPLCONFIGDIR', str(config.work_dir / '.cache' / 'matplotlib'))
+    if args.boilerplate_only:
+        return write_boilerplate(config.output_dir)
+    return run(config, args, verbosity=args.verbose)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sclesion`` and ``python -m bids_app``; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
-        return int(exc.code or 0)
-    setup_logging(args.verbose)
-    try:
-        config = build_config(args, argv)
-        os.environ.setdefault('NIPYPE_NO_ET', '1')  # no version check over the network
-        # Caches go to the work folder, never HOME (which may be read-only in a container).
-        os.environ.setdefault('MPLCONFIGDIR', str(config.work_dir / '.cache' / 'matplotlib'))
-        if args.boilerplate_only:
-            return write_boilerplate(config.output_dir)
-        return run(config, args, verbosity=args.verbose)
-    except SclesionError as exc:
-        logger.debug('traceback', exc_info=True)
-        logger.error('%s', exc)
-        return exc.exit_code
+    return console_main(build_parser, _sclesion, argv)

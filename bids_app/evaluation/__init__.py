@@ -5,7 +5,7 @@ given at inference) -> :mod:`~bids_app.evaluation.faint` (reference lesions and 
 contrast) -> :mod:`~bids_app.evaluation.scoring` (predict and score each unit in the cord frame)
 -> :mod:`~bids_app.evaluation.table` (aggregate, paired with T2Sag alone) ->
 :mod:`~bids_app.evaluation.outputs` and :mod:`~bids_app.evaluation.plot` (files);
-:mod:`~bids_app.evaluation.cli` runs them on a BIDS dataset.
+:mod:`~bids_app.cli.evaluate` (``sclesion-evaluate``) runs them on a BIDS dataset.
 """
 
 from __future__ import annotations

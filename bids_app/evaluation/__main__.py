@@ -2,7 +2,7 @@
 
 import sys
 
-from bids_app.evaluation.cli import main
+from bids_app.cli.evaluate import main
 
 if __name__ == '__main__':
     sys.exit(main())

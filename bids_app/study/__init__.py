@@ -6,7 +6,8 @@ resumably) -> :mod:`~bids_app.study.evaluate` (score each run on the test units)
 :mod:`~bids_app.study.tables` (aggregate over seeds, Wilcoxon against the baseline) ->
 :mod:`~bids_app.study.plots` and :mod:`~bids_app.study.report` (TSVs, HTML page).
 :mod:`~bids_app.study.entry` runs them for ``sclesion ... train --study variants``;
-:mod:`~bids_app.study.cli` (``python -m bids_app.study``) remakes the tables from the folder.
+:mod:`~bids_app.cli.study_tables` (``python -m bids_app.study``) remakes the
+tables from the folder.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 import sys
 
-from bids_app.study.cli import main
+from bids_app.cli.study_tables import main
 
 if __name__ == '__main__':
     sys.exit(main())

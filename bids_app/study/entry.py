@@ -7,7 +7,6 @@ Every step skips what is already done, so the same command continues an interrup
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -21,7 +20,7 @@ from bids_app.group.tables import read_participants
 from bids_app.postprocess import PostprocessOptions, resolve_options
 from bids_app.study.evaluate import evaluate_run
 from bids_app.study.manifest import write_manifest, write_test_units
-from bids_app.study.options import COHORT_COLUMNS, check_study_args
+from bids_app.study.options import COHORT_COLUMNS, StudyConfig
 from bids_app.study.plan import (
     combination_name,
     frequent_combinations,
@@ -31,7 +30,7 @@ from bids_app.study.plan import (
 )
 from bids_app.study.report import TABLES_COMMAND, make_report
 from bids_app.study.run import train_runs
-from bids_app.training.options import TrainConfig, read_subject_list
+from bids_app.training.options import TrainConfig
 from bids_app.training.subjects import subject_of
 
 logger = logging.getLogger(__name__)
@@ -78,12 +77,12 @@ def _check_val_subjects(config: TrainConfig, test_units: Sequence[str]) -> None:
 
 
 def _settings(
-    args: argparse.Namespace, config: RunConfig, base: TrainConfig, options: PostprocessOptions
+    study: StudyConfig, config: RunConfig, base: TrainConfig, options: PostprocessOptions
 ) -> dict[str, Any]:
     """What ``study.json`` records of the options, the dataset and the commands."""
     return {
-        'study': args.study,
-        'min_fraction': args.min_fraction,
+        'study': study.study,
+        'min_fraction': study.min_fraction,
         'train_config': base.to_dict(),
         'postprocess': asdict(options),
         'bids_dir': str(config.bids_dir),
@@ -95,7 +94,7 @@ def _settings(
 
 
 def run_study(
-    frames: Mapping[str, Path | str], args: argparse.Namespace, config: RunConfig
+    frames: Mapping[str, Path | str], study: StudyConfig, base: TrainConfig, config: RunConfig
 ) -> int:
     """Plan, train, score and tabulate a study into ``config.output_dir``; return the exit code.
 
@@ -103,19 +102,19 @@ def run_study(
     ----------
     frames : mapping
         Unit name -> cord frame file (with reference labels), or why it has none.
-    args : argparse.Namespace
-        The parsed ``sclesion`` options (training and study options).
+    study : StudyConfig
+        Seeds, test subjects, time limit (checked by :func:`~bids_app.study.options.check_study`).
+    base : TrainConfig
+        The training options of every run (each run sets its variant, slots and seed).
     config : RunConfig
 
     Raises
     ------
     UsageError
-        Options a study sets itself (:func:`~bids_app.study.options.check_study_args`), test
-        subjects that are also validation subjects.
+        Test subjects that are also validation subjects.
     DatasetError
         No labelled unit, or none left to train or to test on.
     """
-    check_study_args(args)
     study_dir = config.output_dir
     usable = labelled_slots(frames)
     if not usable:
@@ -123,29 +122,27 @@ def run_study(
             f'no subject/session of {config.bids_dir} has a cord frame with reference labels; '
             'see the warnings above'
         )
-    test_subjects = read_subject_list(args.test_subjects, 'test') if args.test_subjects else ()
     train_units, test_units = split_test(
         sorted(usable),
-        test_subjects=test_subjects,
-        test_fraction=args.test_fraction,
-        seed=args.split_seed,
+        test_subjects=study.test_subjects,
+        test_fraction=study.test_fraction,
+        seed=base.split_seed,
     )
-    base = TrainConfig.from_args(args)
     _check_val_subjects(base, test_units)
-    seeds = list(range(args.seed, args.seed + args.seeds))
+    seeds = list(range(base.seed, base.seed + study.seeds))
     train_slots = {u: usable[u] for u in train_units}
-    runs = plan_study(train_slots, seeds, args.min_fraction)
-    column, cohorts = cohorts_of(config.bids_dir, test_units, args.cohort_column)
+    runs = plan_study(train_slots, seeds, study.min_fraction)
+    column, cohorts = cohorts_of(config.bids_dir, test_units, study.cohort_column)
     # The runs' cards are written by this study and hold no "postprocess" defaults.
     options = resolve_options(
         None, threshold=config.threshold, min_lesion_mm3=config.min_lesion_mm3
     )
     about = {
-        **_settings(args, config, base, options),
+        **_settings(study, config, base, options),
         'seeds': seeds,
         'combinations': {
             combination_name(c): round(f, 4)
-            for c, f in frequent_combinations(train_slots, args.min_fraction).items()
+            for c, f in frequent_combinations(train_slots, study.min_fraction).items()
         },
         'train_units': train_units,
         'test_units': test_units,
@@ -162,9 +159,12 @@ def run_study(
         len(train_units),
         len(test_units),
     )
-    time_limit_s = None if args.time_limit is None else 60 * args.time_limit
     outcomes = train_runs(
-        {u: frames[u] for u in train_units}, runs, base, study_dir, time_limit_s=time_limit_s
+        {u: frames[u] for u in train_units},
+        runs,
+        base,
+        study_dir,
+        time_limit_s=study.time_limit_s,
     )
     unfinished = [o.run.key for o in outcomes if o.status != 'finished']
     if unfinished:

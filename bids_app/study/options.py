@@ -1,15 +1,15 @@
-"""The study's command-line options (``sclesion BIDS_DIR OUTPUT_DIR train --study variants``)."""
+"""A study's settings (``sclesion BIDS_DIR OUTPUT_DIR train --study variants``; flags in
+``cli/train_args``) and the checks made before any pre-processing."""
 
 from __future__ import annotations
 
-import argparse
 import os
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from bids_app.cli.types import fraction, positive_int
 from bids_app.errors import UsageError
 from bids_app.study.plan import MIN_FRACTION
-from bids_app.training.options import TrainConfig, read_subject_list
+from bids_app.training.options import TrainConfig
 
 STUDIES: tuple[str, ...] = ('variants',)
 DEFAULT_SEEDS = 3
@@ -18,76 +18,68 @@ DEFAULT_TEST_FRACTION = 0.2
 COHORT_COLUMNS: tuple[str, ...] = ('cohort', 'site')
 
 
-def add_study_arguments(group: argparse._ActionsContainer) -> None:
-    """Add the study options to a parser or argument group."""
-    group.add_argument(
-        '--study',
-        choices=STUDIES,
-        help='train every variant of the paper for each seed into OUTPUT_DIR/runs, score them '
-        'on held-out subjects and write Tables 1 and 2 (docs/study.md); the training options '
-        'apply to every run',
-    )
-    group.add_argument(
-        '--seeds',
-        type=positive_int,
-        default=DEFAULT_SEEDS,
-        help='study: training seeds per model (--seed, --seed + 1, ...)',
-    )
-    group.add_argument(
-        '--min-fraction',
-        type=fraction,
-        default=MIN_FRACTION,
-        help='study: train a fixed-combination model for each set of sequences that at least '
-        'this share of the training subject/sessions have',
-    )
-    group.add_argument(
-        '--test-subjects',
-        type=Path,
-        metavar='TSV',
-        help='study: TSV with a participant_id column: the held-out test subjects '
-        '(replaces --test-fraction)',
-    )
-    group.add_argument(
-        '--test-fraction',
-        type=fraction,
-        default=DEFAULT_TEST_FRACTION,
-        help='study: share of subjects held out for testing, drawn with --split-seed',
-    )
-    group.add_argument(
-        '--cohort-column',
-        metavar='COLUMN',
-        help='study: participants.tsv column that breaks Table 1 down by cohort '
-        f'(default: {" or ".join(COHORT_COLUMNS)} when present)',
-    )
+@dataclass(frozen=True)
+class StudyConfig:
+    """One study: its seeds, which runs, which subjects are held out for testing, how long.
+
+    Attributes
+    ----------
+    study : str
+        One of :data:`STUDIES`.
+    seeds : int
+        Training seeds per model (``seed``, ``seed + 1``, ... of the training config).
+    min_fraction : float
+        A fixed-combination model is trained for each set of sequences that at least this share
+        of the training units have.
+    test_subjects : tuple of str
+        Held-out test subjects (``sub-<label>``); empty: ``test_fraction`` of them, drawn.
+    test_fraction : float
+    cohort_column : str, optional
+        participants.tsv column that breaks Table 1 down by cohort.
+    time_limit_s : float, optional
+        Stop (to resume with the same command) after this many seconds of training.
+    """
+
+    study: str = STUDIES[0]
+    seeds: int = DEFAULT_SEEDS
+    min_fraction: float = MIN_FRACTION
+    test_subjects: tuple[str, ...] = ()
+    test_fraction: float = DEFAULT_TEST_FRACTION
+    cohort_column: str | None = None
+    time_limit_s: float | None = None
 
 
-def check_study_args(args: argparse.Namespace) -> None:
-    """Refuse the training options a study sets itself, a missing test list, and ``torchrun``.
+def check_study(train: TrainConfig, given: Sequence[str]) -> None:
+    """Refuse the training options a study sets itself and ``torchrun``.
 
     Called before the pre-processing, so that a mistake costs seconds, not hours.
+
+    Parameters
+    ----------
+    train : TrainConfig
+        The training options given for every run.
+    given : sequence of str
+        Other flags given that a study sets itself (``--stop-after``).
 
     Raises
     ------
     UsageError
     """
-    given = [
+    set_by_study = [
         option
         for option, value in (
-            ('--variant', args.variant != TrainConfig().variant),
-            ('--slots', args.slots),
-            ('--init-encoder', args.init_encoder),
-            ('--init-weights', getattr(args, 'init_weights', None)),
-            ('--stop-after', args.stop_after),
+            ('--variant', train.variant != TrainConfig().variant),
+            ('--slots', train.slots),
+            ('--init-encoder', train.init_encoder),
+            ('--init-weights', train.init_weights),
         )
         if value
-    ]
-    if given:
+    ] + list(given)
+    if set_by_study:
         raise UsageError(
-            f'--study sets {", ".join(given)} itself for each run; drop {" ".join(given)} '
-            '(--time-limit stops a study, the same command resumes it)'
+            f'--study sets {", ".join(set_by_study)} itself for each run; drop '
+            f'{" ".join(set_by_study)} (--time-limit stops a study, the same command resumes it)'
         )
-    if args.test_subjects:
-        read_subject_list(args.test_subjects, 'test')
     if int(os.environ.get('WORLD_SIZE', '1')) > 1:
         raise UsageError(
             '--study trains its runs one after another in one process; run it without torchrun'

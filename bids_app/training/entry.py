@@ -2,41 +2,43 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from pathlib import Path
 
 from bids_app.training.distributed import DistributedContext
-from bids_app.training.options import TrainConfig
+from bids_app.training.options import TrainConfig, TrainStop
 from bids_app.training.subjects import FrameSource
 from bids_app.training.trainer import TrainResult, train
 
 
 def run_training(
     frames: Mapping[str, FrameSource],
-    args: argparse.Namespace,
+    config: TrainConfig,
     model_dir: Path,
+    stop: TrainStop | None = None,
     context: DistributedContext | None = None,
 ) -> TrainResult:
-    """Train from parsed options (:func:`~bids_app.training.options.add_training_arguments`).
+    """Train ``config`` into ``model_dir`` (or resume there), stopping as ``stop`` says.
 
     Parameters
     ----------
     frames : mapping of str to CordFrame, Path or str
         Unit name -> cord frame file, or why pre-processing gave none.
-    args : argparse.Namespace
-        With the training options and ``--device``.
+    config : TrainConfig
     model_dir : Path
         The model folder to write (or resume).
+    stop : TrainStop, optional
+        ``--resume``, ``--stop-after``, ``--time-limit``; default: a fresh run to the end.
     context : DistributedContext, optional
         From :func:`~bids_app.training.distributed.distributed_session` under ``torchrun``.
     """
+    stop = stop or TrainStop()
     return train(
         frames,
-        TrainConfig.from_args(args),
+        config,
         model_dir,
-        resume=args.resume,
-        stop_after=args.stop_after,
-        time_limit_s=None if args.time_limit is None else 60 * args.time_limit,
+        resume=stop.resume,
+        stop_after=stop.stop_after,
+        time_limit_s=stop.time_limit_s,
         context=context,
     )

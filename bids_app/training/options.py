@@ -1,4 +1,4 @@
-"""Training settings as data: :class:`TrainConfig`, its command-line options and JSON form.
+"""Training settings as data: :class:`TrainConfig` and its JSON form (flags: ``cli/train_args``).
 
 The paper's optimisation (Walsh et al., MICCAI 2024, trained with nnU-Net's defaults) appears here
 once, as dataclass defaults: SGD with Nesterov momentum 0.99, learning rate 0.01 with polynomial
@@ -8,7 +8,6 @@ the patches forced to contain a lesion, 1000 epochs of 250 iterations.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import json
@@ -17,11 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bids_app.cli.types import positive_int
-from bids_app.config import CordFrameConfig
 from bids_app.errors import UsageError
 from bids_app.model.config import VARIANTS, WIDTH_PRESETS, ModelConfig, variant_config
-from bids_app.slots import SLOTS, Slot
+from bids_app.slots import Slot
 
 Augmentation = Literal['none', 'standard', 'synth']
 AUGMENTATIONS: tuple[str, ...] = ('none', 'standard', 'synth')
@@ -184,34 +181,6 @@ class TrainConfig:
             if key not in RUN_FIELDS and ours[key] != theirs[key]
         ]
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> TrainConfig:
-        """Build from the options of :func:`add_training_arguments` (and the main ``--device``)."""
-        val_subjects = read_subject_list(args.val_subjects) if args.val_subjects else ()
-        crop = CordFrameConfig().crop_size
-        return cls(
-            variant=args.variant,
-            slots=tuple(args.slots) if args.slots else None,
-            widths=args.widths,
-            patch_size=(crop, crop, args.patch_z),
-            batch_size=args.batch_size,
-            iterations=args.iterations,
-            val_interval=args.val_interval,
-            log_interval=args.log_interval,
-            lr=args.lr,
-            seed=args.seed,
-            split_seed=args.split_seed,
-            val_fraction=args.val_fraction,
-            val_subjects=val_subjects,
-            device=getattr(args, 'device', 'auto'),
-            bf16=args.bf16,
-            num_workers=args.num_workers,
-            oversample=args.oversample,
-            augmentation=args.augmentation,
-            init_encoder=str(args.init_encoder) if args.init_encoder else None,
-            init_weights=str(args.init_weights) if args.init_weights else None,
-        )
-
 
 def _subject_label(value: str) -> str:
     """``'01'`` or ``'sub-01'`` -> ``'sub-01'``."""
@@ -243,117 +212,20 @@ def read_subject_list(path: Path, purpose: str = 'validation') -> tuple[str, ...
     return tuple(_subject_label(v) for v in values)
 
 
-def _fraction(value: str) -> float:
-    number = float(value)
-    if not 0 <= number <= 1:
-        raise argparse.ArgumentTypeError(f'{value} must lie between 0 and 1')
-    return number
+@dataclass(frozen=True)
+class TrainStop:
+    """When a run stops besides its last iteration, and whether it continues an earlier one.
 
+    Attributes
+    ----------
+    resume : bool
+        Continue the run in the model folder from its checkpoint.
+    stop_after : int, optional
+        Checkpoint and stop at this iteration.
+    time_limit_s : float, optional
+        Checkpoint and stop after this many seconds of training.
+    """
 
-def add_training_arguments(group: argparse._ActionsContainer) -> None:
-    """Add the ``train`` options to a parser or argument group (``--device`` is the main one's)."""
-    defaults = TrainConfig()
-    group.add_argument(
-        '--variant', choices=sorted(VARIANTS), default=defaults.variant, help='model variant'
-    )
-    group.add_argument(
-        '--slots',
-        nargs='+',
-        choices=[str(s) for s in SLOTS],
-        metavar='SLOT',
-        help='model slots (combination: required; default: every slot some subject has)',
-    )
-    group.add_argument(
-        '--widths', choices=sorted(WIDTH_PRESETS), default=defaults.widths, help='channel widths'
-    )
-    group.add_argument(
-        '--patch-z',
-        type=positive_int,
-        default=defaults.patch_size[2],
-        help='patch length along the cord in 0.5 mm slices, a multiple of 16 (paper: 320; '
-        'e.g. 64 on a CPU)',
-    )
-    group.add_argument('--batch-size', type=positive_int, default=defaults.batch_size)
-    group.add_argument('--iterations', type=positive_int, default=defaults.iterations)
-    group.add_argument(
-        '--val-interval',
-        type=positive_int,
-        default=defaults.val_interval,
-        help='validate and checkpoint every N iterations',
-    )
-    group.add_argument(
-        '--log-interval',
-        type=positive_int,
-        default=defaults.log_interval,
-        help='log the mean loss every N iterations',
-    )
-    group.add_argument('--lr', type=float, default=defaults.lr, help='initial learning rate')
-    group.add_argument('--seed', type=int, default=defaults.seed, help='training seed')
-    group.add_argument(
-        '--split-seed', type=int, default=defaults.split_seed, help='seed of the subject split'
-    )
-    group.add_argument(
-        '--val-fraction',
-        type=_fraction,
-        default=defaults.val_fraction,
-        help='fraction of subjects held out for validation',
-    )
-    group.add_argument(
-        '--val-subjects',
-        type=Path,
-        metavar='TSV',
-        help='TSV with a participant_id column: the validation subjects (replaces the fraction)',
-    )
-    group.add_argument(
-        '--bf16',
-        action='store_true',
-        help='bfloat16 autocast for training and inference, on a GPU or a CPU with '
-        'AVX512-BF16/AMX (float32 elsewhere, with a warning)',
-    )
-    group.add_argument(
-        '--num-workers',
-        type=int,
-        default=defaults.num_workers,
-        help='data-loading worker processes',
-    )
-    group.add_argument(
-        '--oversample',
-        type=_fraction,
-        default=defaults.oversample,
-        help='probability that a patch is centred on a lesion',
-    )
-    group.add_argument(
-        '--augmentation',
-        choices=AUGMENTATIONS,
-        default=defaults.augmentation,
-        help="nnU-Net's transforms ('standard'), plus contrast/resolution randomisation "
-        "('synth', for training on phantoms), or 'none'",
-    )
-    group.add_argument(
-        '--init-encoder',
-        type=Path,
-        metavar='MODEL_DIR',
-        help='model folder whose encoders initialise ours (frozen-encoder: a trained baseline)',
-    )
-    group.add_argument(
-        '--init-weights',
-        type=Path,
-        metavar='MODEL_DIR',
-        help='fine-tune: start from the weights of this model folder (same slots and widths), '
-        'e.g. the shipped model, instead of a random initialisation',
-    )
-    group.add_argument(
-        '--resume', action='store_true', help='continue the run in the model folder'
-    )
-    group.add_argument(
-        '--stop-after',
-        type=positive_int,
-        metavar='ITER',
-        help='checkpoint and stop at this iteration (resume later with --resume)',
-    )
-    group.add_argument(
-        '--time-limit',
-        type=float,
-        metavar='MIN',
-        help='checkpoint and stop after this many minutes of training',
-    )
+    resume: bool = False
+    stop_after: int | None = None
+    time_limit_s: float | None = None

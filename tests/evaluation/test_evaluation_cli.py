@@ -7,8 +7,8 @@ import json
 import pytest
 from evaluation_frames import FakePredictor
 
-from bids_app.evaluation import cli
-from bids_app.evaluation.cli import frames_work_dir, main
+from bids_app.cli import evaluate as cli
+from bids_app.cli.evaluate import frames_work_dir, main
 
 
 def test_missing_labels_is_a_usage_error(tmp_path, capsys):

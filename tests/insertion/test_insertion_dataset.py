@@ -11,7 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from bids_app.insertion.cli import main
+from bids_app.cli.insert import main
 from bids_app.validation import index_dataset
 
 
@@ -142,6 +142,4 @@ def test_real_scans(sct_example, tmp_path):
 
 @pytest.mark.parametrize('bad', ['--copies 0', '--region middle'])
 def test_bad_options(tmp_path, bad, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(tmp_path), str(tmp_path / 'o'), *bad.split()])
-    assert exit_info.value.code == 2
+    assert main([str(tmp_path), str(tmp_path / 'o'), *bad.split()]) == 2

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from bids_app.cli.study_tables import main
 from bids_app.evaluation.outputs import UNIT_COLUMNS
-from bids_app.study.cli import main
 from bids_app.study.manifest import write_manifest, write_test_units
 from bids_app.study.plan import StudyRun
 

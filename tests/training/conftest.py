@@ -1,49 +1,16 @@
-"""Tiny synthetic cord frames and configs, so that the trainer's tests run in seconds."""
+"""Fixtures of tiny cord frames and configs (:mod:`training_frames`): trainer tests in seconds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
-import numpy as np
 import pytest
 import torch
+from training_frames import make_frame, tiny_values
 
 from bids_app.frame import CordFrame
 from bids_app.slots import Slot
 from bids_app.training.options import TrainConfig
-
-TINY_WIDTHS = (4, 8, 8, 8, 8)
-N = 16  # in-plane crop size of the tiny frames (the real one is 48)
-
-
-def make_frame(
-    seed: int,
-    slots: Sequence[Slot] = (Slot.T2Sag,),
-    *,
-    length: int = 48,
-    lesion: bool = True,
-    labels: bool = True,
-    size: int = N,
-) -> CordFrame:
-    """A cord frame ``(size, size, length)``: a bright cord disc of radius 4 voxels along z, a
-    brighter ball of radius ~2.4 voxels (the lesion, labelled) at a random z, Gaussian noise."""
-    rng = np.random.default_rng(seed)
-    x, y, z = np.meshgrid(np.arange(size), np.arange(size), np.arange(length), indexing='ij')
-    centre = (size - 1) / 2
-    disc = (x - centre) ** 2 + (y - centre) ** 2
-    cord = disc < 16
-    lesion_mask = np.zeros((size, size, length), np.uint8)
-    if lesion:
-        lesion_z = rng.integers(8, length - 8)
-        lesion_mask[disc + (z - lesion_z) ** 2 < 6] = 1
-    frame = CordFrame(z_mm=np.arange(length) * 0.5)
-    for slot in slots:
-        image = 1.0 + cord + 2.0 * lesion_mask + rng.normal(0, 0.2, (size, size, length))
-        frame.crops[slot] = (image * (1 + rng.random())).astype(np.float32)
-        frame.coverage[slot] = np.ones((size, size, length), bool)
-        frame.centerlines[slot] = np.zeros((length, 3))
-    frame.labels = lesion_mask if labels else None
-    return frame
 
 
 @pytest.fixture
@@ -52,20 +19,6 @@ def frames() -> dict[str, CordFrame]:
     return {
         f'sub-{i:02d}': make_frame(i, (Slot.T2Sag,) if i % 2 else (Slot.T2Sag, Slot.STIR))
         for i in range(5)
-    }
-
-
-def tiny_values(**kwargs) -> dict:
-    """TrainConfig values: tiny widths and patch (16, 16, 32), no workers, CPU, log every step."""
-    return {
-        'widths': TINY_WIDTHS,
-        'patch_size': (N, N, 32),
-        'iterations': 30,
-        'val_interval': 10,
-        'log_interval': 1,
-        'num_workers': 0,
-        'device': 'cpu',
-        **kwargs,
     }
 
 

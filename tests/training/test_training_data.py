@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from conftest import make_frame
+from training_frames import make_frame
 
 from bids_app.slots import Slot
 from bids_app.training.data import IterationBatches, PatchDataset, make_loader, patch_window

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_frame, tiny_values
+from training_frames import make_frame, tiny_values
 
 from bids_app.model.card import read_card
 from bids_app.slots import Slot
@@ -29,7 +29,7 @@ SCRIPT = """
 import sys
 from pathlib import Path
 sys.path.insert(0, {here!r})
-from conftest import make_frame, tiny_values
+from training_frames import make_frame, tiny_values
 from bids_app.slots import Slot
 from bids_app.training import TrainConfig, distributed_session, train
 

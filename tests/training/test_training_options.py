@@ -6,9 +6,10 @@ import argparse
 
 import pytest
 
+from bids_app.cli.train_args import add_training_arguments, train_config, train_stop
 from bids_app.errors import UsageError
 from bids_app.slots import Slot
-from bids_app.training.options import TrainConfig, add_training_arguments, read_subject_list
+from bids_app.training.options import TrainConfig, TrainStop, read_subject_list
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -48,12 +49,13 @@ def test_command_line_builds_the_config(tmp_path):
         ['--device', 'cpu', '--variant', 'combination', '--slots', 'T2Sag', 'T2starAx',
          '--patch-z', '64', '--iterations', '10', '--val-subjects', str(tsv), '--bf16']
     )  # fmt: skip
-    config = TrainConfig.from_args(args)
+    config = train_config(args)
     assert config.patch_size == (48, 48, 64)
     assert config.slots == (Slot.T2Sag, Slot.T2starAx)
     assert config.val_subjects == ('sub-03', 'sub-07')
     assert (config.device, config.bf16, config.iterations) == ('cpu', True, 10)
-    assert (args.resume, args.stop_after, args.time_limit) == (False, None, None)
+    assert train_stop(args) == TrainStop(resume=False, stop_after=None, time_limit_s=None)
+    assert train_stop(_parse(['--time-limit', '2', '--resume'])) == TrainStop(True, None, 120.0)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_frame
+from training_frames import make_frame
 
 from bids_app.errors import DatasetError
 from bids_app.slots import Slot

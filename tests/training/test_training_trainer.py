@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from bids_app.cli.train_args import add_training_arguments, train_config, train_stop
 from bids_app.errors import DatasetError, UsageError
 from bids_app.inference import LesionPredictor
 from bids_app.model.card import load_model_dir
@@ -17,7 +18,6 @@ from bids_app.slots import Slot
 from bids_app.training.checkpoint import CHECKPOINT_DIR, LATEST
 from bids_app.training.curves import CURVES_NAME, LOG_NAME, read_log
 from bids_app.training.entry import run_training
-from bids_app.training.options import add_training_arguments
 from bids_app.training.trainer import train
 
 
@@ -119,7 +119,7 @@ def test_combination_leaves_out_subjects_without_its_slots(frames, tiny_train_co
 
 
 def test_lesion_free_subjects_train_with_full_oversampling(tiny_train_config, tmp_path):
-    from conftest import make_frame
+    from training_frames import make_frame
 
     units = {f'sub-{i}': make_frame(i, lesion=False) for i in range(3)}
     config = tiny_train_config(iterations=2, oversample=1.0, val_fraction=0)
@@ -164,16 +164,18 @@ def test_init_weights_refuses_other_slots(frames, tiny_train_config, tmp_path):
 
 
 def test_command_line_options_train_stop_and_resume(tmp_path):
-    from conftest import make_frame
+    from training_frames import make_frame
 
     parser = argparse.ArgumentParser()
     parser.add_argument('--device', default='cpu')
     add_training_arguments(parser)
     units = {f'sub-{i}': make_frame(i, size=48, length=24) for i in range(2)}
     argv = ['--patch-z', '16', '--iterations', '2', '--val-fraction', '0', '--num-workers', '0']
-    first = run_training(units, parser.parse_args([*argv, '--stop-after', '1']), tmp_path / 'm')
+    args = parser.parse_args([*argv, '--stop-after', '1'])
+    first = run_training(units, train_config(args), tmp_path / 'm', train_stop(args))
     assert first.iterations_done == 1
-    second = run_training(units, parser.parse_args([*argv, '--resume']), tmp_path / 'm')
+    args = parser.parse_args([*argv, '--resume'])
+    second = run_training(units, train_config(args), tmp_path / 'm', train_stop(args))
     assert second.finished
     assert second.card['model_config']['widths'] == [16, 32, 64, 128, 160]  # the CPU preset
     assert second.card['patch_size'] == [48, 48, 16]

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bids_app import __version__
-from bids_app.cli.run import setup_logging
+from bids_app.cli.console import console_main
 from bids_app.cli.types import bids_filter, positive_int
-from bids_app.errors import DatasetError, SclesionError
+from bids_app.errors import DatasetError
 from bids_app.insertion.dataset import InsertionConfig, write_insertions
 from bids_app.insertion.regions import REGIONS
 from bids_app.insertion.sources import plan_units
@@ -73,10 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sclesion-insert-lesions``; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
+def _insert(args: argparse.Namespace, argv: list[str]) -> int:
     config = InsertionConfig(
         copies=args.copies,
         max_lesions=args.max_lesions,
@@ -85,31 +82,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         region=args.region,
     )
     masks = args.cord_masks or args.source_dir / 'derivatives' / 'labels'
-    try:
-        if not (args.source_dir / 'dataset_description.json').is_file():
-            raise DatasetError(
-                f'{args.source_dir} has no dataset_description.json; give a BIDS dataset'
-            )
-        if not masks.is_dir():
-            raise DatasetError(f'no cord-mask folder {masks}; give one with --cord-masks')
-        units = plan_units(
-            args.source_dir,
-            masks,
-            participant_labels=[label.removeprefix('sub-') for label in args.participant_label],
-            bids_filters=args.bids_filter_file,
-            pseudo_sagittal=args.pseudo_sagittal,
+    if not (args.source_dir / 'dataset_description.json').is_file():
+        raise DatasetError(
+            f'{args.source_dir} has no dataset_description.json; give a BIDS dataset'
         )
-        if not units:
-            raise DatasetError(
-                f'no subject of {args.source_dir} has a sagittal T2w with a cord mask in {masks}'
-                + ('' if args.pseudo_sagittal else '; --pseudo-sagittal uses axial images')
-            )
-        written, lesions = write_insertions(args.source_dir, args.out_dir, units, config)
-    except SclesionError as err:
-        logger.error('%s', err)
-        return err.exit_code
+    if not masks.is_dir():
+        raise DatasetError(f'no cord-mask folder {masks}; give one with --cord-masks')
+    units = plan_units(
+        args.source_dir,
+        masks,
+        participant_labels=[label.removeprefix('sub-') for label in args.participant_label],
+        bids_filters=args.bids_filter_file,
+        pseudo_sagittal=args.pseudo_sagittal,
+    )
+    if not units:
+        raise DatasetError(
+            f'no subject of {args.source_dir} has a sagittal T2w with a cord mask in {masks}'
+            + ('' if args.pseudo_sagittal else '; --pseudo-sagittal uses axial images')
+        )
+    written, lesions = write_insertions(args.source_dir, args.out_dir, units, config)
     logger.log(25, 'wrote %d subjects, %d lesions, to %s', written, lesions, args.out_dir)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sclesion-insert-lesions``; returns the exit code."""
+    return console_main(build_parser, _insert, argv)
 
 
 if __name__ == '__main__':

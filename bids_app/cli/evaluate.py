@@ -13,18 +13,18 @@ import hashlib
 import logging
 import math
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from bids_app import __version__
+from bids_app.cli.console import console_main
 from bids_app.cli.frames import preprocess_frames
 from bids_app.cli.parser import build_parser as build_run_parser
-from bids_app.cli.run import build_config, discover_units, setup_logging
+from bids_app.cli.run import build_config, discover_units
 from bids_app.cli.types import non_negative_float, probability
 from bids_app.config import RunConfig
-from bids_app.errors import DatasetError, SclesionError
+from bids_app.errors import DatasetError
 from bids_app.evaluation.faint import CORD_RADIUS_MM, FAINT_CONTRAST, SHELL_MM
 from bids_app.evaluation.outputs import markdown_table, write_outputs
 from bids_app.evaluation.plot import plot_table
@@ -128,7 +128,7 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
     return build_config(build_run_parser().parse_args(argv), argv)
 
 
-def evaluate(args: argparse.Namespace) -> int:
+def evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     """Pre-process, predict, score and write; return the exit code."""
     config = _run_config(args)
     frames = preprocess_frames(discover_units(config), config, args.verbose)
@@ -163,7 +163,7 @@ def evaluate(args: argparse.Namespace) -> int:
         'faint_shell_mm': SHELL_MM,
         'faint_cord_radius_mm': CORD_RADIUS_MM,
         'sclesion_version': __version__,
-        'command_line': ['python', '-m', 'bids_app.evaluation', *args.argv],
+        'command_line': ['python', '-m', 'bids_app.evaluation', *argv],
     }
     out = args.out.expanduser().absolute()
     paths = write_outputs(out, table, evaluations, faint_contrast=args.faint_contrast, about=about)
@@ -177,18 +177,5 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m bids_app.evaluation``; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # --help/--version exit 0, usage errors exit 2
-        return int(exc.code or 0)
-    args.argv = argv
-    setup_logging(args.verbose)
-    os.environ.setdefault('NIPYPE_NO_ET', '1')
-    try:
-        return evaluate(args)
-    except SclesionError as exc:
-        logger.debug('traceback', exc_info=True)
-        logger.error('%s', exc)
-        return exc.exit_code
+    """Entry point of ``sclesion-evaluate`` and ``python -m bids_app.evaluation``."""
+    return console_main(build_parser, evaluate, argv)

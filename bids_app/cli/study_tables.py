@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bids_app import __version__
-from bids_app.cli.run import setup_logging
-from bids_app.errors import SclesionError
+from bids_app.cli.console import console_main
 from bids_app.study.report import make_report
 
 logger = logging.getLogger('bids_app')
@@ -33,19 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (2 when the folder holds no study)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # --help/--version exit 0, usage errors exit 2
-        return int(exc.code or 0)
-    setup_logging(args.verbose)
-    try:
-        paths = make_report(args.study_dir)
-    except SclesionError as exc:
-        logger.debug('traceback', exc_info=True)
-        logger.error('%s', exc)
-        return exc.exit_code
+def _tables(args: argparse.Namespace, argv: list[str]) -> int:
+    paths = make_report(args.study_dir)
     print(paths['table2.md'].read_text(), end='')
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 when the folder holds no study)."""
+    return console_main(build_parser, _tables, argv)

@@ -9,14 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bids_app import __version__
+from bids_app.cli.console import IMPORTANT, console_main
 from bids_app.cli.types import positive_int
-from bids_app.errors import SclesionError
 from bids_app.phantoms.dataset import write_dataset
 
 logger = logging.getLogger(__name__)
-
-#: Default log level (CONVENTIONS section 1): between INFO and WARNING.
-IMPORTANT = 25
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,27 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sclesion-phantoms``; returns the exit code (0, or the error's exit code)."""
-    args = build_parser().parse_args(argv)
-    logging.addLevelName(IMPORTANT, 'IMPORTANT')
-    logging.basicConfig(
-        level=max(IMPORTANT - 5 * args.verbose, logging.DEBUG), format='%(levelname)s: %(message)s'
+def _phantoms(args: argparse.Namespace, argv: list[str]) -> int:
+    written = write_dataset(
+        args.out_dir,
+        args.n_subjects,
+        args.seed,
+        small=args.small,
+        sessions=args.sessions,
+        all_sequences=args.all_sequences,
     )
-    try:
-        written = write_dataset(
-            args.out_dir,
-            args.n_subjects,
-            args.seed,
-            small=args.small,
-            sessions=args.sessions,
-            all_sequences=args.all_sequences,
-        )
-    except SclesionError as err:
-        logger.error('%s', err)
-        return err.exit_code
     logger.log(IMPORTANT, 'wrote %d images to %s', len(written.images), written.root)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sclesion-phantoms``; returns the exit code (0, or the error's exit code)."""
+    return console_main(build_parser, _phantoms, argv)
 
 
 if __name__ == '__main__':
