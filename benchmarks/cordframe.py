@@ -19,7 +19,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from bids_app.cordframe import crop_to_native, sample_crop
+from bids_app.frame_geometry import crop_to_native, sample_crop
 from bids_app.fusion import fuse_chunks
 
 logger = logging.getLogger('benchmarks.cordframe')

@@ -35,7 +35,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from bids_app.inference import bfloat16_supported
+from bids_app.device import bfloat16_supported
 from bids_app.model.blocks import Encoder
 from bids_app.model.config import PAPER_STRIDES, WIDTH_PRESETS, variant_config
 from bids_app.model.network import FoldedUNet, MultiSequenceUNet
@@ -44,7 +44,7 @@ from bids_app.slots import SLOTS
 ROOT = Path(__file__).resolve().parents[1]
 PATCH = (48, 48, 320)  # (x, y, z)
 #: Weight memory formats timed: channels-last is what inference uses on the CPU
-#: (``bids_app.inference.inference_layout``), plain is PyTorch's default.
+#: (``bids_app.device.inference_layout``), plain is PyTorch's default.
 MEMORY_FORMATS = {'channels-last': torch.channels_last_3d, 'plain': torch.contiguous_format}
 
 

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bids_app.device import bfloat16_supported, resolve_device
 from bids_app.frame import CordFrame
-from bids_app.inference import LesionPredictor, bfloat16_supported, resolve_device
+from bids_app.inference import LesionPredictor
 from bids_app.metrics import dice
 from bids_app.model.registry import DEFAULT_MODEL, resolve_model_dir
 from bids_app.postprocess import PostprocessOptions, postprocess

@@ -18,10 +18,10 @@ from typing import Any
 from bids import BIDSLayout
 from bids.layout import BIDSFile, Query
 
+from bids_app.dataset_checks import invalid_labels
 from bids_app.errors import DatasetError
 from bids_app.headers import Plane, PlaneReader
 from bids_app.slots import SLOTS, Slot
-from bids_app.validation import invalid_labels
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def discover(
     """Every selected subject/session with its slots (see :func:`assign_slots`).
 
     A folder whose label BIDS does not allow (``sub-a b``) is a failed unit of its own, never
-    merged with another subject nor dropped (:func:`bids_app.validation.invalid_labels`).
+    merged with another subject nor dropped (:func:`bids_app.dataset_checks.invalid_labels`).
     """
     invalid = _invalid_units(Path(layout.root), participant_labels, session_labels)
     named = {u.subject for u in invalid if u.session is None}

@@ -1,7 +1,7 @@
 """One subject's cord frame: every slot's crop on shared reference slices, the model's input.
 
 Puts together the pure pieces: smoothed centrelines (``centerline``), the reference z range and
-the crops (``cordframe``). Reference labels and cord masks take the T2Sag path.
+the crops (``frame_geometry``). Reference labels and cord masks take the T2Sag path.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from bids_app.centerline.base import Centerline
 from bids_app.centerline.smoothing import resample_centerline, smooth_centerline
 from bids_app.config import CordFrameConfig
-from bids_app.cordframe import reference_z_range, sample_crop
+from bids_app.frame_geometry import reference_z_range, sample_crop
 from bids_app.slots import SLOTS, Slot
 
 Image = tuple[NDArray, NDArray]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from bids_app.cordframe import crop_to_native
 from bids_app.frame import CordFrame
+from bids_app.frame_geometry import crop_to_native
 from bids_app.slots import Slot
 
 

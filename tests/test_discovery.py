@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bids_app.dataset_checks import index_dataset
 from bids_app.discovery import assign_slots, discover, format_table
 from bids_app.errors import DatasetError
 from bids_app.headers import Plane, classify_plane
 from bids_app.slots import Slot
-from bids_app.validation import index_dataset
 
 
 def _names(unit, slot):

@@ -8,16 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from bids_app.device import bfloat16_supported, torch_threads
 from bids_app.errors import InputImageError, ModelCardError
-from bids_app.inference import (
-    LesionPredictor,
-    bfloat16_supported,
-    gaussian_weights,
-    normalise_intensity,
-    sliding_window,
-    torch_threads,
-    window_starts,
-)
+from bids_app.inference import LesionPredictor
 from bids_app.model.config import variant_config
 from bids_app.model.layout import from_network_layout, to_network_layout
 from bids_app.model.network import MultiSequenceUNet
@@ -27,6 +20,12 @@ from bids_app.postprocess import (
     near_cord,
     postprocess,
     remove_small_lesions,
+)
+from bids_app.sliding_window import (
+    gaussian_weights,
+    normalise_intensity,
+    sliding_window,
+    window_starts,
 )
 from bids_app.slots import Slot
 

@@ -13,7 +13,7 @@ import pytest
 from bids import BIDSLayout
 
 from bids_app.cli.run import main
-from bids_app.validation import find_validator
+from bids_app.dataset_checks import find_validator
 
 
 @pytest.fixture(scope='module')

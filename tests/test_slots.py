@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bids_app.dataset_checks import index_dataset
 from bids_app.discovery import discover
 from bids_app.frame import CordFrame
 from bids_app.headers import Plane
@@ -16,7 +17,6 @@ from bids_app.phantoms.contrasts import Contrast
 from bids_app.phantoms.sequences import SEQUENCES, Grid, PhantomSequence
 from bids_app.phantoms.tissues import Tissue
 from bids_app.slots import BUILT_IN, SLOTS, Slot, SlotSpec, register, registered
-from bids_app.validation import index_dataset
 from bids_app.workflows.preproc import init_preproc_wf
 
 #: The toy seventh slot: an axial proton-density image (``acq-ax_PDw``).

@@ -25,6 +25,7 @@ from bids_app.cli.workflow import (
     unit_work_dirs,
 )
 from bids_app.config import RunConfig
+from bids_app.dataset_checks import check_dataset_folder, index_dataset, run_validator
 from bids_app.discovery import Unit, discover, format_table
 from bids_app.errors import EXIT_OK, EXIT_USAGE, UsageError
 from bids_app.group import run_group
@@ -33,7 +34,6 @@ from bids_app.reports.collect import write_reports
 from bids_app.slots import Slot
 from bids_app.study.entry import run_study
 from bids_app.training import distributed_session, run_training
-from bids_app.validation import check_dataset_folder, index_dataset, run_validator
 
 logger = logging.getLogger('bids_app')
 

@@ -8,7 +8,7 @@ The contrast of a reference lesion (a 26-connected component of the labels) is
     contrast = mean(T2Sag_n over the lesion) - mean(T2Sag_n over its surrounding cord)
 
 where ``T2Sag_n`` is the T2Sag crop z-scored over the voxels it covers
-(:func:`bids_app.inference.normalise_intensity`, what the model sees), so the contrast is in
+(:func:`bids_app.sliding_window.normalise_intensity`, what the model sees), so the contrast is in
 standard deviations of the crop. The surrounding cord is the shell of voxels within
 ``shell_mm`` of the lesion, outside every reference lesion and inside the cord: the cord mask
 where the frame has one, else the disc of ``cord_radius_mm`` around the centreline. A lesion is

@@ -22,10 +22,10 @@ from bids_app.errors import DatasetError
 from bids_app.evaluation.faint import ReferenceLesions, detected, reference_lesions
 from bids_app.evaluation.subsets import Row, usable_slots
 from bids_app.frame import CordFrame
-from bids_app.inference import normalise_intensity
 from bids_app.metrics import dice, lesion_wise
 from bids_app.postprocess import PostprocessOptions, postprocess
 from bids_app.progress import progress
+from bids_app.sliding_window import normalise_intensity
 from bids_app.slots import SLOTS, Slot
 
 logger = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bids_app.dataset_checks import index_dataset
 from bids_app.discovery import assign_slots, select_units
 from bids_app.labels import find_cord_mask
 from bids_app.slots import SLOTS, Slot
-from bids_app.validation import index_dataset
 
 logger = logging.getLogger(__name__)
 

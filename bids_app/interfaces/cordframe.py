@@ -41,8 +41,8 @@ class BuildCordFrame(SimpleInterface):
     def _run_interface(self, runtime):
         import numpy as np
 
-        from bids_app.cordframe import crop_affine
         from bids_app.frame import build_cord_frame
+        from bids_app.frame_geometry import crop_affine
         from bids_app.interfaces.centerline import load_centerline
         from bids_app.interfaces.io import load_image, load_mask, save_image
         from bids_app.slots import Slot

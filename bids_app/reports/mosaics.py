@@ -15,8 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bids_app.config import CordFrameConfig
-from bids_app.cordframe import sample_crop
 from bids_app.frame import CordFrame
+from bids_app.frame_geometry import sample_crop
 from bids_app.reports.canvas import (
     DPI,
     NOT_COVERED_GREY,

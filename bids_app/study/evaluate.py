@@ -19,10 +19,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bids_app.device import Device
 from bids_app.evaluation.outputs import write_unit_scores
 from bids_app.evaluation.scoring import UnitEvaluation, evaluate_frames, frame_slots
 from bids_app.evaluation.subsets import Row, table_rows
-from bids_app.inference import Device, LesionPredictor
+from bids_app.inference import LesionPredictor
 from bids_app.model.card import read_card
 from bids_app.model.config import ModelConfig
 from bids_app.postprocess import PostprocessOptions

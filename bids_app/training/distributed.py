@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from bids_app.inference import resolve_device
+from bids_app.device import resolve_device
 
 logger = logging.getLogger(__name__)
 

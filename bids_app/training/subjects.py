@@ -21,10 +21,10 @@ from scipy import ndimage
 
 from bids_app.errors import DatasetError
 from bids_app.frame import CordFrame
-from bids_app.inference import normalise_intensity
 from bids_app.lesions import structuring_element
 from bids_app.model.config import ModelConfig
 from bids_app.model.layout import to_network_layout
+from bids_app.sliding_window import normalise_intensity
 from bids_app.slots import SLOTS, Slot
 from bids_app.training.options import TrainConfig
 

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from bids_app.device import bfloat16_supported
 from bids_app.errors import UsageError
-from bids_app.inference import bfloat16_supported
 from bids_app.model.card import CARD_NAME, load_model_dir, read_card, save_model_dir
 from bids_app.model.config import ModelConfig
 from bids_app.model.losses import training_loss

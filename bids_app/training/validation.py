@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from bids_app.inference import sliding_window
 from bids_app.metrics import dice, lesion_wise
 from bids_app.model.layout import from_network_layout
 from bids_app.model.network import MultiSequenceUNet
 from bids_app.postprocess import PostprocessOptions, postprocess
+from bids_app.sliding_window import sliding_window
 from bids_app.training.subjects import TrainingSubject
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from bids_app.cli.run import main
+from bids_app.dataset_checks import index_dataset
 from bids_app.discovery import discover
 from bids_app.group import run_group
 from bids_app.group.collect import read_tsv
-from bids_app.validation import index_dataset
 
 
 @pytest.mark.slow

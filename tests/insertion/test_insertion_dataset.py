@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bids_app.cli.insert import main
-from bids_app.validation import index_dataset
+from bids_app.dataset_checks import index_dataset
 
 
 def _checksums(root: Path) -> dict[str, str]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bids_app.inference import inference_layout
+from bids_app.device import inference_layout
 from bids_app.model.blocks import Conv3d, Encoder
 
 # (in channels, out channels, input z x y, stride): 1-channel first convolutions and a coarse

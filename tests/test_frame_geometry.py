@@ -11,14 +11,14 @@ from nibabel.affines import apply_affine
 from numpy.testing import assert_allclose, assert_array_equal
 
 from bids_app.config import CordFrameConfig
-from bids_app.cordframe import (
+from bids_app.errors import GeometryError
+from bids_app.frame_geometry import (
     crop_affine,
     crop_to_native,
     mask_z_extent,
     reference_z_range,
     sample_crop,
 )
-from bids_app.errors import GeometryError
 from bids_app.geometry import superior_axis, translate_grid
 
 SCT_EXAMPLE = Path(__file__).resolve().parents[1] / '../shared/data/sct-example'
