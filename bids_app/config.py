@@ -5,11 +5,26 @@ The paper's numbers appear here once, as defaults; everything else receives them
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bids_app.errors import UsageError
 from bids_app.slots import Slot
+
+
+def check_known_keys(cls: type, data: Mapping[str, Any], what: str) -> None:
+    """``UsageError`` naming the keys of ``data`` that are no field of the dataclass ``cls``.
+
+    >>> check_known_keys(CordFrameConfig, {'crop_size': 48, 'size': 1}, 'frame')
+    Traceback (most recent call last):
+    bids_app.errors.UsageError: unknown frame keys ['size']
+    """
+    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise UsageError(f'unknown {what} keys {sorted(unknown)}')
 
 
 @dataclass(frozen=True)

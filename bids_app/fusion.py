@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
-from nibabel.affines import apply_affine
+from nibabel.affines import apply_affine, voxel_sizes
 from numpy.typing import ArrayLike, NDArray
 
 from bids_app.errors import GeometryError
@@ -34,7 +34,6 @@ from bids_app.geometry import (
     sample_voxels,
     superior_axis,
     translate_grid,
-    voxel_sizes,
 )
 
 logger = logging.getLogger(__name__)

@@ -17,27 +17,6 @@ from scipy import ndimage
 _EDGE_TOL = 1e-4
 
 
-def voxel_sizes(vox2world: ArrayLike) -> NDArray[np.float64]:
-    """Voxel sizes in mm: the norms of the affine's first three columns.
-
-    Parameters
-    ----------
-    vox2world : (4, 4) array-like
-        NIfTI affine.
-
-    Returns
-    -------
-    (3,) float64 array
-        Size of a voxel along ``i``, ``j`` and ``k``, in mm.
-
-    Examples
-    --------
-    >>> voxel_sizes([[0, 0, 2, 0], [-1, 0, 0, 0], [0, 0.5, 0, 0], [0, 0, 0, 1]]).tolist()
-    [1.0, 0.5, 2.0]
-    """
-    return np.linalg.norm(np.asarray(vox2world, dtype=float)[:3, :3], axis=0)
-
-
 def translate_grid(vox2world: ArrayLike, offset_ijk: ArrayLike) -> NDArray[np.float64]:
     """Affine of the same grid with its first voxel moved to ``offset_ijk``.
 

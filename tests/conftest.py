@@ -6,7 +6,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import nibabel as nib
@@ -24,6 +24,27 @@ def _shared(name: str) -> Path:
             f'{path} is absent (it sits beside the repository only on the project machines)'
         )
     return path
+
+
+@pytest.fixture(scope='session')
+def shared_data() -> Path:
+    """``../shared/data``: every real dataset (skips when absent)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(
+            f'{SHARED_DATA} is absent (it sits beside the repository only on the project machines)'
+        )
+    return SHARED_DATA
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread inside the test: tiny tensors gain nothing from two on a shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='session')

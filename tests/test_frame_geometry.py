@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import nibabel as nib
 import numpy as np
 import pytest
@@ -20,8 +18,6 @@ from bids_app.frame_geometry import (
     sample_crop,
 )
 from bids_app.geometry import superior_axis, translate_grid
-
-SCT_EXAMPLE = Path(__file__).resolve().parents[1] / '../shared/data/sct-example'
 
 _CODE_AXIS = {'R': (0, 1), 'L': (0, -1), 'A': (1, 1), 'P': (1, -1), 'S': (2, 1), 'I': (2, -1)}
 
@@ -204,13 +200,6 @@ def test_inverse_of_crop_index_field_returns_indices():
     expected = 23.5 - (xyz[..., 0] - 1.0) / 0.5
     inside = (np.abs(xyz[..., 0] - 1.0) <= 11.5) & (np.abs(xyz[..., 1] + 0.5) <= 11.5)
     assert_allclose(back[inside], expected[inside], atol=1e-4)
-
-
-@pytest.fixture
-def sct_example() -> Path:
-    if not SCT_EXAMPLE.is_dir():
-        pytest.skip(f'real data not found at {SCT_EXAMPLE}')
-    return SCT_EXAMPLE
 
 
 def _centroid_centerline(mask: np.ndarray, affine: np.ndarray, z_mm: np.ndarray) -> np.ndarray:

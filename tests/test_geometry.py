@@ -12,18 +12,9 @@ from bids_app.geometry import (
     sample_world,
     superior_axis,
     translate_grid,
-    voxel_sizes,
 )
 
 PSR = np.array([[0, 0, 1, -32], [-1, 0, 0, 31], [0, 1, 0, -19], [0, 0, 0, 1]], dtype=float)
-
-
-def test_voxel_sizes_of_oblique_affine():
-    t = np.deg2rad(30)
-    affine = np.eye(4)
-    affine[:3, :3] = [[np.cos(t), -np.sin(t), 0], [np.sin(t), np.cos(t), 0], [0, 0, 1]]
-    affine[:3, :3] = affine[:3, :3] @ np.diag([0.5, 0.5, 7.5])
-    assert_allclose(voxel_sizes(affine), [0.5, 0.5, 7.5])
 
 
 def test_translate_grid_keeps_world_points():

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +32,9 @@ PATCH = (16, 16, 32)  # (x, y, z)
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
+def _one_thread(one_torch_thread) -> None:
     """Tiny models run faster on one thread, and far faster on a busy shared machine."""
     torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _save_tiny(tmp_path: Path, variant: str = 'mean-imputation', **kwargs) -> Path:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bids_app.config import check_known_keys
 from bids_app.errors import UsageError
 from bids_app.slots import SLOTS, Slot
 
@@ -131,10 +132,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error (the card is from elsewhere)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise UsageError(f'unknown model config keys {sorted(unknown)}')
+        check_known_keys(cls, data, 'model config')
         return cls(**dict(data))
 
 

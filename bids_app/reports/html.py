@@ -10,20 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-CSS = """
-body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0;
-       color: #222; background: #fafafa; }
-nav { position: sticky; top: 0; background: #20303c; padding: 6px 16px; z-index: 2; }
-nav a { color: #fff; margin-right: 14px; text-decoration: none; font-size: 14px; }
+from bids_app.reports.style import BASE_CSS
+
+CSS = (
+    BASE_CSS
+    + """
 main { max-width: 1200px; margin: 0 auto; padding: 8px 20px 40px; }
-h1 { font-size: 24px; } h2 { border-bottom: 2px solid #20303c; padding-bottom: 3px; }
 h3 { color: #20303c; } h4 { margin: 14px 0 4px; }
-table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px;
-        display: block; max-width: 100%; overflow-x: auto; }
-td { overflow-wrap: anywhere; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #e8edf1; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { margin: 8px 0 18px; } figcaption { font-size: 13px; color: #444; max-width: 1000px; }
 img { max-width: 100%; background: #000; display: block; }
 .flicker input { margin: 0 4px 6px 0; } .flicker label { font-size: 13px; }
 .flicker .plain { display: none; }
@@ -31,12 +24,12 @@ img { max-width: 100%; background: #000; display: block; }
 .flicker input:not(:checked) ~ .stack .plain { display: block; }
 .flicker input:checked ~ .stack:hover .overlay { display: none; }
 .flicker input:checked ~ .stack:hover .plain { display: block; }
-.note { background: #fff8dc; border-left: 4px solid #e0b000; padding: 6px 10px; }
 .error { background: #fdecea; border-left: 4px solid #c62828; padding: 6px 10px;
          white-space: pre-wrap; font-family: monospace; font-size: 12px; }
 pre { background: #f0f0f0; padding: 8px; white-space: pre-wrap; font-size: 12px; }
 code { font-size: 12px; }
 """
+)
 
 
 def page(title: str, nav: Sequence[tuple[str, str]], body: str) -> str:

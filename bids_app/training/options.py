@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bids_app.config import check_known_keys
 from bids_app.errors import UsageError
 from bids_app.model.config import VARIANTS, WIDTH_PRESETS, ModelConfig, variant_config
 from bids_app.slots import Slot
@@ -156,10 +157,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise UsageError(f'unknown training config keys {sorted(unknown)}')
+        check_known_keys(cls, data, 'training config')
         values = dict(data)
         if isinstance(values.get('widths'), list):
             values['widths'] = tuple(values['widths'])

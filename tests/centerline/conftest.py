@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / '..' / 'shared' / 'data'
 
 
 def _reorient(
@@ -58,14 +55,6 @@ def _cord_phantom(
     rng = np.random.default_rng(seed)
     image = image + noise * rng.standard_normal(image.shape)
     return image.reshape(shape).astype(np.float32), (r_cord <= 1).reshape(shape).astype(np.uint8)
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """The shared real datasets (sct-example, gm-challenge-t2s); skip when absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f'shared data not found at {SHARED_DATA}')
-    return SHARED_DATA
 
 
 @pytest.fixture

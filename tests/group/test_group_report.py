@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from html import unescape
 from pathlib import Path
 
 import numpy as np
-import pytest
+from browser import chromium, needs_chromium
 from matplotlib.image import imread
 
 from bids_app.group import run_group
 from bids_app.group.qc import read_ratings
 
-CHROMIUM = shutil.which('chromium')
-FLAGS = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--window-size=1280,2400',
-]
 #: Appended to a copy of the report: count loaded images, rate two units, dump the ratings TSV.
 PROBE = (
     '<script>window.addEventListener("load", () => {const imgs = [...document.images];'
@@ -42,15 +28,7 @@ PROBE = (
 
 
 def _chromium(tmp_path: Path, *args: str) -> str:
-    profile = tmp_path / f'profile-{len(list(tmp_path.glob("profile-*")))}'
-    result = subprocess.run(
-        [CHROMIUM, *FLAGS, f'--user-data-dir={profile}', *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout
+    return chromium(tmp_path, *args, window='1280,2400')
 
 
 def test_links_and_image_maps(study):
@@ -64,7 +42,7 @@ def test_links_and_image_maps(study):
     assert 'http' not in page.replace('http-equiv', '')  # nothing from the network
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason='chromium is not on PATH')
+@needs_chromium
 def test_report_renders_and_ratings_round_trip(study, tmp_path: Path):
     run_group(study.bids_dir, study.out, study.units, labels_dir=study.labels)
     report = study.out / 'group_lesions.html'

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
+from browser import chromium, needs_chromium
 from matplotlib.image import imread
 
 from bids_app.reports import write_subject_report
 
-CHROMIUM = shutil.which('chromium')
-FLAGS = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--window-size=1280,2000',
-]
 #: Appended to a copy of the report (never to the report itself, which has no script).
 PROBE = (
     '<script>window.addEventListener("load", () => {const imgs = [...document.images];'
@@ -34,18 +20,10 @@ PROBE = (
 
 
 def _chromium(tmp_path: Path, *args: str) -> str:
-    profile = tmp_path / f'profile-{len(list(tmp_path.glob("profile-*")))}'
-    result = subprocess.run(
-        [CHROMIUM, *FLAGS, f'--user-data-dir={profile}', *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout
+    return chromium(tmp_path, *args, window='1280,2000')
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason='chromium is not on PATH')
+@needs_chromium
 def test_report_renders_with_every_image(synthetic_unit, tmp_path: Path):
     out = tmp_path / 'out'
     report = write_subject_report(out, '01', [synthetic_unit()])

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from browser import chromium, needs_chromium
 
 from bids_app.group import html as group_html
 from bids_app.reports import html
@@ -31,10 +30,7 @@ def test_tables_scroll_inside_the_page_and_cells_wrap(css: str) -> None:
     assert 'overflow-wrap: anywhere' in rules['td']
 
 
-CHROMIUM = shutil.which('chromium')
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason='chromium is not on PATH')
+@needs_chromium
 def test_a_wide_table_does_not_widen_the_page_at_1400px(tmp_path: Path) -> None:
     columns = [f'max_equivalent_diameter_mm_{k}' for k in range(16)]
     rows = [['sub-01_ses-M0_acq-sag_T2w@' + 'ab' * 32, *range(15)]]
@@ -45,11 +41,7 @@ def test_a_wide_table_does_not_widen_the_page_at_1400px(tmp_path: Path) -> None:
     page = html.page('wide', [], html.table(columns, rows)).replace('</body>', probe + '</body>')
     path = tmp_path / 'wide.html'
     path.write_text(page)
-    dom = subprocess.run(
-        [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--window-size=1400,900',
-         f'--user-data-dir={tmp_path / "profile"}', '--dump-dom', path.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout  # fmt: skip
+    dom = chromium(tmp_path, '--dump-dom', path.as_uri(), window='1400,900')
     width = re.search(r'data-width="(\d+)"', dom)
     assert width is not None
     assert int(width.group(1)) <= 1400

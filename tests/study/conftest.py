@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 from study_frames import UNIT_SLOTS, tiny_frame
 
 
@@ -22,9 +20,5 @@ def frame_files(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One torch thread: tiny tensors gain nothing from two on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread) -> None:
+    """Every test here on one torch thread."""

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-import torch
 from training_frames import make_frame, tiny_values
 
 from bids_app.frame import CordFrame
@@ -33,9 +32,5 @@ def tiny_train_config() -> Callable[..., TrainConfig]:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One torch thread: tiny tensors gain nothing from two on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread) -> None:
+    """Every test here on one torch thread."""
