@@ -19,12 +19,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from bids_app.device import bfloat16_supported
 from bids_app.errors import UsageError
-from bids_app.model.card import CARD_NAME, load_model_dir, read_card, save_model_dir
-from bids_app.model.config import ModelConfig
+from bids_app.model.card import CARD_NAME, read_card, save_model_dir
 from bids_app.model.losses import training_loss
-from bids_app.model.network import MultiSequenceUNet, init_encoder_from
+from bids_app.model.network import MultiSequenceUNet
 from bids_app.progress import progress
-from bids_app.slots import Slot
 from bids_app.training.augment import augment_batch
 from bids_app.training.checkpoint import (
     BEST,
@@ -45,6 +43,7 @@ from bids_app.training.curves import (
 )
 from bids_app.training.data import IterationBatches, PatchDataset, make_loader, to_device
 from bids_app.training.distributed import DistributedContext, single_process
+from bids_app.training.initial import build_model
 from bids_app.training.options import TrainConfig
 from bids_app.training.subjects import (
     FrameSource,
@@ -87,47 +86,6 @@ class TrainResult:
     validation: dict[str, float | None]
     losses: list[float] = field(default_factory=list)
     card: dict[str, Any] = field(default_factory=dict)
-
-
-def _build_model(
-    model_config: ModelConfig, config: TrainConfig, device: torch.device
-) -> MultiSequenceUNet:
-    torch.manual_seed(config.seed)
-    model = MultiSequenceUNet(model_config)
-    if config.init_encoder:
-        source, _ = load_model_dir(Path(config.init_encoder))
-        shared = [s for s in model_config.slots if s in source.config.slots]
-        missing = [str(s) for s in model_config.freeze_encoders if s not in shared]
-        if missing:
-            raise UsageError(
-                f'{config.init_encoder} has no encoder for the frozen slots {missing}; '
-                'give --init-encoder a model that has them (a T2Sag baseline)'
-            )
-        try:
-            for slot in shared:
-                init_encoder_from(model, source, Slot(slot))
-        except ValueError as err:
-            raise UsageError(f'--init-encoder {config.init_encoder}: {err}') from err
-        logger.info(
-            'encoders %s initialised from %s', [str(s) for s in shared], config.init_encoder
-        )
-    if config.init_weights:
-        _init_weights_from(model, Path(config.init_weights))
-    return model.to(device)
-
-
-def _init_weights_from(model: MultiSequenceUNet, model_dir: Path) -> None:
-    """Load every weight of ``model`` from a model folder of the same architecture."""
-    source, _ = load_model_dir(model_dir)
-    mine, theirs = model.config, source.config
-    if tuple(mine.slots) != tuple(theirs.slots) or tuple(mine.widths) != tuple(theirs.widths):
-        raise UsageError(
-            f'--init-weights {model_dir}: its slots {[str(s) for s in theirs.slots]} and widths '
-            f"{list(theirs.widths)} differ from this run's {[str(s) for s in mine.slots]} and "
-            f'{list(mine.widths)}; pass the same --slots and --widths'
-        )
-    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
-    logger.info('all weights initialised from %s', model_dir)
 
 
 def _finished_result(model_dir: Path, config: TrainConfig) -> TrainResult | None:
@@ -206,7 +164,7 @@ def train(
         seed=config.split_seed,
         val_subjects=config.val_subjects,
     )
-    model = _build_model(model_config, config, device)
+    model = build_model(model_config, config, device)
     optimizer = torch.optim.SGD(
         [p for p in model.parameters() if p.requires_grad],
         lr=config.lr,
