@@ -4,8 +4,9 @@ Modules, in data-flow order: :mod:`.options` (``TrainConfig``, ``TrainStop``; th
 ``cli/train_args``), :mod:`.subjects` (frames -> normalised training subjects, the subject split),
 :mod:`.data` (patches, oversampling, the loader), :mod:`.intensity`, :mod:`.synth` and
 :mod:`.augment` (batched augmentation on the training device), :mod:`.validation`,
-:mod:`.checkpoint`, :mod:`.curves` (log and figure), :mod:`.distributed` (``torchrun``), :mod:`.initial` (the starting weights),
-:mod:`.trainer` and :mod:`.entry` (what the command line calls).
+:mod:`.checkpoint`, :mod:`.curves` (log and figure), :mod:`.distributed` (``torchrun``),
+:mod:`.initial` (the starting weights), :mod:`.trainer` and :mod:`.entry` (what the command line
+calls).
 """
 
 from __future__ import annotations
