@@ -7,7 +7,7 @@ the crops (``frame_geometry``). Reference labels and cord masks take the T2Sag p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,8 @@ class CordFrame:
         Slot -> centreline provider.
     dropped : dict
         Slot -> why it is left out of inference (its centreline cannot be trusted).
+    config : CordFrameConfig
+        The frame's voxel size, crop size and z margin (a model's card says which it needs).
     """
 
     z_mm: NDArray[np.float64]
@@ -54,6 +56,7 @@ class CordFrame:
     cord: NDArray[np.uint8] | None = None
     providers: dict[Slot, str] = field(default_factory=dict)
     dropped: dict[Slot, str] = field(default_factory=dict)
+    config: CordFrameConfig = field(default_factory=CordFrameConfig)
 
     @property
     def slots(self) -> list[Slot]:
@@ -62,6 +65,7 @@ class CordFrame:
     def save(self, path: Path) -> Path:
         """Write to ``.npz`` (uncompressed: it is read once, soon after)."""
         arrays: dict[str, NDArray] = {'z_mm': self.z_mm}
+        arrays |= {f'config_{k}': np.asarray(v) for k, v in asdict(self.config).items()}
         for slot in self.slots:
             arrays[f'crop_{slot}'] = self.crops[slot]
             arrays[f'coverage_{slot}'] = self.coverage[slot]
@@ -79,7 +83,7 @@ class CordFrame:
     @classmethod
     def load(cls, path: str | Path) -> CordFrame:
         with np.load(path) as data:
-            frame = cls(z_mm=data['z_mm'])
+            frame = cls(z_mm=data['z_mm'], config=_config(data))
             for slot in SLOTS:
                 if f'crop_{slot}' in data:
                     frame.crops[slot] = data[f'crop_{slot}']
@@ -91,6 +95,13 @@ class CordFrame:
             frame.labels = data['labels'] if 'labels' in data else None
             frame.cord = data['cord'] if 'cord' in data else None
         return frame
+
+
+def _config(data: Mapping[str, NDArray]) -> CordFrameConfig:
+    """The frame's config as saved (frames saved before it was: the default one)."""
+    saved = {f.name: f'config_{f.name}' for f in fields(CordFrameConfig)}
+    values = {name: data[key].item() for name, key in saved.items() if key in data}
+    return CordFrameConfig(**values)
 
 
 def build_cord_frame(
@@ -123,7 +134,7 @@ def build_cord_frame(
     config = config or CordFrameConfig()
     smoothed = {slot: smooth_centerline(centerlines[slot], smoothing_mm) for slot in images}
     z_mm = reference_z_range([c.z_extent_mm for c in smoothed.values()], frame=config)
-    frame = CordFrame(z_mm=z_mm, providers=dict(providers or {}))
+    frame = CordFrame(z_mm=z_mm, providers=dict(providers or {}), config=config)
     for slot in (s for s in SLOTS if s in images):
         data, affine = images[slot]
         xyz = resample_centerline(smoothed[slot], z_mm)

@@ -48,7 +48,13 @@ def to_native(
 
     def back(values: NDArray, order: int) -> NDArray[np.float32]:
         return crop_to_native(
-            np.asarray(values, np.float32), xy, z_mm, shape, vox2world, order=order
+            np.asarray(values, np.float32),
+            xy,
+            z_mm,
+            shape,
+            vox2world,
+            order=order,
+            frame=frame.config,
         )
 
     coverage = {slot: back(frame.coverage[slot], 1) >= 0.5 for slot in frame.slots}

@@ -197,3 +197,27 @@ def test_vertebral_levels(run):
         total = sum(float(row['volume_mm3']) for row in per_level)
         expected = sum(float(row['volume_mm3']) for row in lesions)
         assert total == pytest.approx(expected, rel=0.05, abs=1.0)
+
+
+def test_a_model_trained_on_another_frame_gets_that_frame(small_phantoms, tmp_path):
+    """The card's cord frame (32 voxels of 0.5 mm here) is the one pre-processing builds."""
+    import torch
+
+    from bids_app.model.card import save_model_dir
+    from bids_app.model.config import variant_config
+    from bids_app.model.network import MultiSequenceUNet
+
+    torch.manual_seed(0)
+    config = variant_config('mean-imputation', widths=(4, 8, 8, 8, 8), patch_size=(32, 32, 64))
+    model = tmp_path / 'crop32'
+    save_model_dir(model, MultiSequenceUNet(config), config, {'training': {'note': 'random'}})
+    out = tmp_path / 'out'
+    argv = [str(small_phantoms), str(out), 'participant', '-w', str(tmp_path / 'work'),
+            '--nprocs', '1', '--model', str(model), '--participant-label', '001',
+            '--cord-masks', str(small_phantoms / 'derivatives' / 'labels'),
+            '--skip-bids-validation']  # fmt: skip
+    assert main(argv) == 0
+    crop = out / 'sub-001' / 'anat' / 'sub-001_acq-sag_space-cord_desc-crop_T2w.nii.gz'
+    assert nib.load(crop).shape[:2] == (32, 32)
+    sidecar = json.loads(crop.with_name(crop.name.replace('.nii.gz', '.json')).read_text())
+    assert sidecar['CordFrame']['CropSize'] == [32, 32]

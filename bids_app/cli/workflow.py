@@ -22,7 +22,7 @@ from bids_app.execution import run_graphs, start_run, write_settings
 from bids_app.interfaces.sct import available_sct_command
 from bids_app.interfaces.vertebrae import sct_vertebrae_available
 from bids_app.labels import find_cord_mask, find_disc_labels, find_lesion_label
-from bids_app.model.card import CARD_NAME, load_model_dir, read_card
+from bids_app.model.card import CARD_NAME, card_frame, load_model_dir, read_card
 from bids_app.model.config import ModelConfig
 from bids_app.model.registry import resolve_model_dir
 from bids_app.outcomes import unit_outcomes, warn_dropped
@@ -139,6 +139,7 @@ def inference_options(config: RunConfig) -> InferenceOptions:
     """
     model_dir = resolve_model_dir(config.model)
     _, card = load_model_dir(model_dir)
+    frame = card_frame(card, model_dir / CARD_NAME)
     postprocess = resolve_options(
         card, threshold=config.threshold, min_lesion_mm3=config.min_lesion_mm3
     )
@@ -155,6 +156,7 @@ def inference_options(config: RunConfig) -> InferenceOptions:
         precision='bfloat16' if config.bf16 else 'float32',
         num_threads=config.omp_nthreads,
         postprocess=postprocess,
+        frame=frame,
     )
 
 

@@ -14,6 +14,10 @@ from nipype.interfaces.base import (
     traits,
 )
 
+from bids_app.config import CordFrameConfig
+
+_FRAME = CordFrameConfig()
+
 
 class _BuildCordFrameInputSpec(BaseInterfaceInputSpec):
     slots = traits.List(traits.Str, mandatory=True, desc='slot of each image')
@@ -24,6 +28,9 @@ class _BuildCordFrameInputSpec(BaseInterfaceInputSpec):
     keep_untrusted = traits.Bool(
         False, usedefault=True, desc='use slots whose centreline cannot be trusted'
     )
+    voxel_mm = traits.Float(_FRAME.voxel_mm, usedefault=True, desc="the frame's voxel (mm)")
+    crop_size = traits.Int(_FRAME.crop_size, usedefault=True, desc='crop side (voxels)')
+    z_margin_mm = traits.Float(_FRAME.z_margin_mm, usedefault=True, desc='z margin (mm)')
 
 
 class _BuildCordFrameOutputSpec(TraitedSpec):
@@ -62,6 +69,9 @@ class BuildCordFrame(SimpleInterface):
             providers={s: p for s, (_, p) in loaded.items()},
             labels=optional['labels_file'],
             cord_mask=optional['cord_mask'],
+            config=CordFrameConfig(
+                self.inputs.voxel_mm, self.inputs.crop_size, self.inputs.z_margin_mm
+            ),
         )
         if not self.inputs.keep_untrusted:
             from bids_app.centerline.trust import untrusted_slots
@@ -76,7 +86,7 @@ class BuildCordFrame(SimpleInterface):
             tsv = cwd / f'{slot}_desc-centerline.tsv'
             np.savetxt(tsv, xyz, fmt='%.3f', delimiter='\t', header='x\ty\tz', comments='')
             tsvs.append(str(tsv))
-            affine = crop_affine(xyz[:, :2], frame.z_mm)
+            affine = crop_affine(xyz[:, :2], frame.z_mm, frame=frame.config)
             crop = save_image(frame.crops[slot], affine, cwd / f'{slot}_desc-crop.nii.gz')
             crops.append(str(crop))
         self._results.update(centerline_tsvs=tsvs, crop_files=crops)

@@ -46,7 +46,6 @@ class WritePreprocOutputs(SimpleInterface):
     output_spec = _WriteOutputsOutputSpec
 
     def _run_interface(self, runtime):
-        from bids_app.config import CordFrameConfig
         from bids_app.derivatives import (
             bids_uri,
             centerline_name,
@@ -60,7 +59,7 @@ class WritePreprocOutputs(SimpleInterface):
         bids_dir, out_dir = Path(self.inputs.bids_dir), Path(self.inputs.output_dir)
         folder = out_dir / self.inputs.folder
         frame = CordFrame.load(self.inputs.cordframe)
-        config = CordFrameConfig()
+        config = frame.config
         written = []
         items = zip(
             self.inputs.slots,

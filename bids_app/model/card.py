@@ -63,6 +63,7 @@ def save_model_dir(
     card_extra: Mapping[str, Any],
     *,
     dtype: torch.dtype = torch.float16,
+    frame: CordFrameConfig | None = None,
 ) -> dict[str, Any]:
     """Write a model folder: weights (stored as ``dtype``) and the card.
 
@@ -78,6 +79,9 @@ def save_model_dir(
         ``validation`` (metrics); JSON-serialisable.
     dtype : torch.dtype
         Storage type of floating-point weights (float16 halves the file; loaded as float32).
+    frame : CordFrameConfig, optional
+        The cord frame the training crops were built on (default: the default frame with the
+        patch's crop size); inference builds the same (:func:`card_frame`).
 
     Returns
     -------
@@ -94,7 +98,7 @@ def save_model_dir(
     }
     weights = path / WEIGHTS_NAME
     save_file(tensors, str(weights))
-    frame = CordFrameConfig()
+    frame = frame or CordFrameConfig(crop_size=config.patch_size[0])
     card = {
         'format': CARD_FORMAT,
         'name': path.name,
@@ -113,6 +117,32 @@ def save_model_dir(
     (path / CARD_NAME).write_text(json.dumps(card, indent=2) + '\n')
     logger.info('Wrote model folder %s (sha256 %s)', path, card['weights']['sha256'][:12])
     return card
+
+
+def card_frame(card: Mapping[str, Any], path: Path) -> CordFrameConfig:
+    """The cord frame a model was trained on, from its card's ``preprocessing``.
+
+    Raises
+    ------
+    ModelCardError
+        Values that are not a frame, or a crop that is not the model's patch.
+    """
+    recorded = card.get('preprocessing') or {}
+    try:
+        frame = CordFrameConfig(
+            voxel_mm=float(recorded.get('voxel_mm', CordFrameConfig.voxel_mm)),
+            crop_size=int(recorded.get('crop_size', CordFrameConfig.crop_size)),
+            z_margin_mm=float(recorded.get('z_margin_mm', CordFrameConfig.z_margin_mm)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ModelCardError(f'{path}: "preprocessing" is not a cord frame ({exc})') from exc
+    patch = list(card.get('patch_size') or [frame.crop_size] * 2)[:2]
+    if not (frame.voxel_mm > 0 and frame.crop_size > 0 and patch == [frame.crop_size] * 2):
+        raise ModelCardError(
+            f'{path}: its cord frame ({frame.crop_size} voxels of {frame.voxel_mm} mm) does not '
+            f'match its patch {patch}; the card was edited or is damaged: restore it'
+        )
+    return frame
 
 
 def _architecture_name(model: MultiSequenceUNet) -> str:

@@ -244,7 +244,9 @@ def _lesion_grid(ctx: UnitContext, centerline: NDArray[np.float64]) -> str:
         wanted = [(int(r['index']), float(r['z_min_mm']), float(r['z_max_mm']))
                   for r in ctx.lesions]  # fmt: skip
         frame_xyz = frame.centerlines[Slot.T2Sag]
-        slices = lesion_slices(np.rint(labels), affine, frame_xyz, frame.z_mm, wanted)
+        slices = lesion_slices(
+            np.rint(labels), affine, frame_xyz, frame.z_mm, wanted, frame=frame.config
+        )
         probability = load_frame_probability(unit.frame_probability)
         lesion_grid(frame, slices, probability, ctx.figures_dir / overlay,
                     ctx.figures_dir / plain)  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from bids_app.config import CordFrameConfig
 from bids_app.errors import DatasetError
 from bids_app.frame import CordFrame
 from bids_app.lesions import structuring_element
@@ -303,13 +304,16 @@ def prepare_subjects(
     model_config : ModelConfig
         With the slots resolved from the data (:func:`resolve_slots`).
     summary : dict
-        ``units``, ``slot_counts``, ``left_out`` (unit -> reason), ``lesion_free_units``.
+        ``units``, ``slot_counts``, ``left_out`` (unit -> reason), ``lesion_free_units``, and
+        ``cord_frame``: the :class:`~bids_app.config.CordFrameConfig` every frame was built on
+        (the card records it; inference builds the same).
     subjects : dict of str to TrainingSubject
 
     Raises
     ------
     DatasetError
-        No unit with labels; slots the variant needs that no subject has.
+        No unit with labels; slots the variant needs that no subject has; frames built on
+        different cord frames.
     """
     usable, left_out = load_frames(frames)
     if not usable:
@@ -318,6 +322,7 @@ def prepare_subjects(
             f'none of the {len(frames)} subject/sessions can train ({reasons}); give --labels '
             'a derivatives folder with _label-lesion_seg files matching the T2Sag images'
         )
+    frame_config = common_frame_config(usable)
     counts = slot_counts(usable)
     slots = resolve_slots(config, counts, len(usable))
     model_config = config.model_config(
@@ -338,8 +343,26 @@ def prepare_subjects(
         'slot_counts': {str(k): v for k, v in slot_counts(usable).items()},
         'left_out': left_out,
         'lesion_free_units': sorted(n for n, s in subjects.items() if not len(s.lesion_z)),
+        'cord_frame': frame_config,
     }
     return model_config, summary, subjects
+
+
+def common_frame_config(frames: Mapping[str, CordFrame]) -> CordFrameConfig:
+    """The one cord frame every training frame was built on (its crop size read off the crops);
+    ``DatasetError`` when they differ."""
+    configs = {
+        replace(f.config, crop_size=int(next(iter(f.crops.values())).shape[0]))
+        for f in frames.values()
+    }
+    if len(configs) > 1:
+        raise DatasetError(
+            f'the training frames were built on {len(configs)} different cord frames '
+            f'({sorted(map(str, configs))}); pre-process them again with one sclesion version '
+            '(delete the frames folder in the work directory)'
+        )
+    (config,) = configs
+    return config
 
 
 def write_split(path: Path, train_names: list[str], val_names: list[str]) -> None:

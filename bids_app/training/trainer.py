@@ -350,6 +350,7 @@ def _finish(
     context: DistributedContext,
 ) -> TrainResult:
     """Write the model folder (best validation weights, else the last) and the curves."""
+    frame = summary['cord_frame']
     done, best = state['iteration'], state['best']
     finished = done >= config.iterations
     validation: dict[str, Any] = {'iteration': done, 'dice': None, 'f1': None, 'score': None}
@@ -371,12 +372,12 @@ def _finish(
             'wall_time_s': round(state['wall_time_s'], 1),
             'processes': context.world_size,
             'device': str(context.device),
-            **summary,
+            **{k: v for k, v in summary.items() if k != 'cord_frame'},
             'train_units': split['train'],
             'validation_units': split['val'],
         }
         card_extra = {'training': training, 'validation': validation}
-        save_model_dir(model_dir, weights, model.config, card_extra)
+        save_model_dir(model_dir, weights, model.config, card_extra, frame=frame)
         plot_curves(read_log(model_dir / LOG_NAME), model_dir / CURVES_NAME, model_dir.name)
     context.barrier()
     card = read_card(model_dir)

@@ -9,6 +9,7 @@ from pathlib import Path
 from nipype.pipeline import engine as pe
 
 from bids_app import __version__
+from bids_app.config import CordFrameConfig
 from bids_app.derivatives import unit_folder
 from bids_app.discovery import Unit
 from bids_app.interfaces.inference import PredictLesions
@@ -80,7 +81,7 @@ def set_crashdump_dir(workflow: pe.Workflow, crashdump_dir: Path) -> pe.Workflow
 # never come back.
 
 
-def _preproc_for(plan: UnitPlan) -> pe.Workflow:
+def _preproc_for(plan: UnitPlan, frame: CordFrameConfig | None = None) -> pe.Workflow:
     """The unit's pre-processing workflow with its inputs filled in."""
     unit = plan.unit
     slots = [s for s in Slot if s in unit.slots]
@@ -89,6 +90,7 @@ def _preproc_for(plan: UnitPlan) -> pe.Workflow:
         providers=plan.providers,
         with_labels=bool(plan.labels),
         keep_untrusted=plan.keep_untrusted,
+        frame=frame,
     )
     for slot in slots:
         setattr(preproc.inputs.inputnode, f'{slot}_files', [str(p) for p in unit.slots[slot]])
@@ -122,6 +124,7 @@ class InferenceOptions:
 
     ``model_sha256`` is the weights' checksum as checked before the run ('' for none): the
     prediction node reruns when it changes, and fails if the folder holds other weights by then.
+    ``frame`` is the cord frame the model was trained on (its card's), which pre-processing builds.
     """
 
     model_dir: Path
@@ -131,6 +134,7 @@ class InferenceOptions:
     precision: str = 'float32'
     num_threads: int = 1
     postprocess: PostprocessOptions = field(default_factory=PostprocessOptions)
+    frame: CordFrameConfig = field(default_factory=CordFrameConfig)
 
 
 def init_unit_wf(
@@ -164,7 +168,7 @@ def init_unit_wf(
     unit = plan.unit
     slots = [s for s in Slot if s in unit.slots]
     workflow = pe.Workflow(name=plan.workflow_name)
-    preproc = _preproc_for(plan)
+    preproc = _preproc_for(plan, inference.frame)
     describe = {
         'output_dir': str(output_dir),
         'bids_dir': str(bids_dir),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 
 from nipype.interfaces import utility as niu
 from nipype.pipeline import engine as pe
 
+from bids_app.config import CordFrameConfig
 from bids_app.interfaces.centerline import CenterlineFromMask, DetectCenterline
 from bids_app.interfaces.cordframe import BuildCordFrame
 from bids_app.interfaces.fusion import FuseChunks
@@ -39,6 +41,7 @@ def init_preproc_wf(
     providers: Mapping[Slot, str],
     with_labels: bool = False,
     keep_untrusted: bool = False,
+    frame: CordFrameConfig | None = None,
     name: str = 'preproc_wf',
 ) -> pe.Workflow:
     """Build the pre-processing workflow of one subject/session.
@@ -59,6 +62,8 @@ def init_preproc_wf(
     keep_untrusted : bool
         Use every slot even when its centreline cannot be trusted (``--keep-sequences``);
         otherwise such slots are left out of inference (:mod:`bids_app.centerline.trust`).
+    frame : CordFrameConfig, optional
+        The cord frame to build (a model's card says which; default: the default frame).
     name : str
         Workflow name.
 
@@ -83,6 +88,7 @@ def init_preproc_wf(
         Per slot, in slot order: centreline TSV and QC crop NIfTI.
     """
     slots = [s for s in Slot if s in set(slots)]
+    frame = frame or CordFrameConfig()
     workflow = pe.Workflow(name=name)
     fields = [f'{s}_files' for s in slots] + [f'{s}_masks' for s in slots] + ['labels']
     inputnode = pe.Node(niu.IdentityInterface(fields=fields), name='inputnode')
@@ -97,7 +103,9 @@ def init_preproc_wf(
         niu.Merge(len(slots)), name='merge_centerlines', run_without_submitting=True
     )
     frame = pe.Node(
-        BuildCordFrame(slots=[s.value for s in slots], keep_untrusted=keep_untrusted),
+        BuildCordFrame(
+            slots=[s.value for s in slots], keep_untrusted=keep_untrusted, **asdict(frame)
+        ),
         name='cordframe',
     )
     t2sag_centerline = None

@@ -8,8 +8,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from bids_app import __version__
+from bids_app.config import CordFrameConfig
 from bids_app.errors import ModelCardError
-from bids_app.model.card import load_model_dir, read_card, save_model_dir, sha256_file
+from bids_app.model.card import (
+    card_frame,
+    load_model_dir,
+    read_card,
+    save_model_dir,
+    sha256_file,
+)
 from bids_app.model.network import MultiSequenceUNet
 
 
@@ -31,7 +38,7 @@ def test_round_trip_and_card_contents(saved: tuple[Path, MultiSequenceUNet]) -> 
     assert card['architecture'] == 'multi-sequence-unet'
     assert card['software_version'] == __version__
     assert card['preprocessing']['voxel_mm'] == 0.5
-    assert card['preprocessing']['crop_size'] == 48
+    assert card['preprocessing']['crop_size'] == 16  # the patch's: the frame it needs
     assert card['patch_size'] == [16, 16, 32]
     assert card['training'] == {'iterations': 3}
     assert card['weights']['sha256'] == sha256_file(path / 'model.safetensors')
@@ -175,3 +182,29 @@ def test_weights_holding_nan_are_refused_naming_the_file(tmp_path: Path, tiny_co
     assert message.startswith(f'{path / "model.safetensors"}: 1 of ')
     assert 'NaN or infinite' in message
     assert message.endswith('use another model folder or retrain it')
+
+
+def test_the_card_records_the_frame_and_inference_reads_it(saved, tmp_path, tiny_config) -> None:
+    path, _ = saved
+    assert card_frame(read_card(path), path) == CordFrameConfig(crop_size=16)
+    config = tiny_config()
+    frame = CordFrameConfig(voxel_mm=0.4, crop_size=16, z_margin_mm=6.0)
+    other = tmp_path / 'other'
+    save_model_dir(other, MultiSequenceUNet(config), config, {}, frame=frame)
+    assert card_frame(read_card(other), other) == frame
+
+
+@pytest.mark.parametrize(
+    ('edit', 'message'),
+    [
+        ({'crop_size': 48}, r'does not match its patch \[16, 16\]'),
+        ({'voxel_mm': 'half'}, 'is not a cord frame'),
+        ({'voxel_mm': 0}, 'does not match'),
+    ],
+)
+def test_an_edited_frame_is_a_card_error(saved, edit, message) -> None:
+    path, _ = saved
+    card = read_card(path)
+    card['preprocessing'].update(edit)
+    with pytest.raises(ModelCardError, match=message):
+        card_frame(card, path)
