@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nipype.interfaces import utility as niu
 from nipype.pipeline import engine as pe
 
 from bids_app import __version__
@@ -144,6 +145,7 @@ def init_unit_wf(
     output_dir: Path,
     crashdump_dir: Path,
     inference: InferenceOptions,
+    name: str | None = None,
 ) -> pe.Workflow:
     """The participant level for one subject/session.
 
@@ -151,6 +153,10 @@ def init_unit_wf(
         preproc_wf -> predict -> write_lesions
         preproc_wf -> find_discs -> write_lesions (vertebral levels)
         preproc_wf -> write_preproc -> write_lesions (which writes the summary last)
+        write_preproc, write_lesions -> outputnode
+
+    The unit's images, masks and labels come from ``plan`` into ``preproc_wf``'s inputnode
+    (:func:`bids_app.workflows.preproc.init_preproc_wf`).
 
     Parameters
     ----------
@@ -161,13 +167,26 @@ def init_unit_wf(
     crashdump_dir : Path
         Where Nipype writes this unit's crash files.
     inference : InferenceOptions
-        Model folder, device, test-time augmentation, precision, threads, and the
-        post-processing (threshold, minimum lesion size) as resolved from the command line and
-        the model card.
+        Model folder, device, test-time augmentation, precision, threads, the cord frame and
+        the post-processing (threshold, minimum lesion size) as resolved from the command line
+        and the model card.
+    name : str, optional
+        Workflow name (default: ``sub_<s>[_ses_<t>]_wf``).
+
+    Outputs
+    -------
+    summary : str
+        The summary TSV, written last: the mark of complete outputs.
+    lesion_files, preproc_files : list of str
+        The lesion derivatives, and the centrelines and crops, as written.
     """
     unit = plan.unit
     slots = [s for s in Slot if s in unit.slots]
-    workflow = pe.Workflow(name=plan.workflow_name)
+    workflow = pe.Workflow(name=name or plan.workflow_name)
+    outputnode = pe.Node(
+        niu.IdentityInterface(fields=['summary', 'lesion_files', 'preproc_files']),
+        name='outputnode',
+    )
     preproc = _preproc_for(plan, inference.frame)
     describe = {
         'output_dir': str(output_dir),
@@ -238,6 +257,8 @@ def init_unit_wf(
                 ],
             ),
             (find_discs, write_lesions, [('out_file', 'discs_file')]),
+            (write_preproc, outputnode, [('out_files', 'preproc_files')]),
+            (write_lesions, outputnode, [('summary', 'summary'), ('out_files', 'lesion_files')]),
             # The summary (the mark of complete outputs) waits for every other output.
             (write_preproc, write_lesions, [('out_files', 'preproc_outputs')]),
             (
