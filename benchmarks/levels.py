@@ -20,26 +20,12 @@ import numpy as np
 from scipy import ndimage
 
 from bids_app.phantoms import make_subject
-from bids_app.phantoms.anatomy import centerline_xy
 from bids_app.phantoms.subject import subject_seed
 from bids_app.slots import Slot
 from bids_app.vertebrae import Discs, detect_discs, levels_of
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / 'bench-results' / 'levels.json'
-
-
-def true_discs(subject, image) -> dict[str, float]:
-    """World z where each phantom disc's mid-plane meets the cord."""
-    anatomy = subject.anatomy
-    out = {}
-    for k, name in enumerate(anatomy.level_names[:-1]):
-        if anatomy.level_bone_bottom_mm[k] > anatomy.level_bottom_mm[k] + 0.1:
-            z = (anatomy.level_bone_bottom_mm[k] + anatomy.level_bottom_mm[k]) / 2
-            x, y = centerline_xy(anatomy, np.array([z]))[0]
-            world = image.body_to_world @ np.array([x, y, z, 1.0])
-            out[f'{name}/{anatomy.level_names[k + 1]}'] = float(world[2])
-    return out
 
 
 def lesion_extents(image) -> list[tuple[float, float]]:
@@ -55,11 +41,9 @@ def lesion_extents(image) -> list[tuple[float, float]]:
 
 
 def evaluate(image, subject) -> dict:
-    line = image.centerline_world_mm
-    z = np.arange(line[:, 2].min(), line[:, 2].max(), 0.5)
-    xyz = np.column_stack([np.interp(z, line[:, 2], line[:, d]) for d in (0, 1)] + [z])
-    found = detect_discs(image.data, image.affine, xyz, np.ones(len(z), bool))
-    truth = true_discs(subject, image)
+    xyz = image.centerline_samples()
+    found = detect_discs(image.data, image.affine, xyz, np.ones(len(xyz), bool))
+    truth = subject.disc_heights_world_mm(image.stem)
     errors, right = [], 0
     for zz, name in zip(found.z_mm, found.names, strict=False):
         errors.append(abs(zz - truth[name]) if name in truth else float('inf'))

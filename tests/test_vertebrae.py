@@ -6,30 +6,9 @@ import numpy as np
 import pytest
 
 from bids_app.phantoms import make_subject
-from bids_app.phantoms.anatomy import centerline_xy
 from bids_app.phantoms.subject import subject_seed
 from bids_app.slots import Slot
 from bids_app.vertebrae import Discs, detect_discs, levels_of, name_discs, vertebra_at
-
-
-def _true_discs(subject, image) -> dict[str, float]:
-    """World z where each phantom disc's mid-plane meets the cord."""
-    anatomy = subject.anatomy
-    out = {}
-    for k, name in enumerate(anatomy.level_names[:-1]):
-        if anatomy.level_bone_bottom_mm[k] > anatomy.level_bottom_mm[k] + 0.1:
-            z = (anatomy.level_bone_bottom_mm[k] + anatomy.level_bottom_mm[k]) / 2
-            x, y = centerline_xy(anatomy, np.array([z]))[0]
-            world = image.body_to_world @ np.array([x, y, z, 1.0])
-            out[f'{name}/{anatomy.level_names[k + 1]}'] = float(world[2])
-    return out
-
-
-def _centerline(image) -> np.ndarray:
-    line = image.centerline_world_mm
-    z = np.arange(line[:, 2].min(), line[:, 2].max(), 0.5)
-    xy = [np.interp(z, line[:, 2], line[:, d]) for d in (0, 1)]
-    return np.column_stack([*xy, z])
 
 
 @pytest.mark.parametrize('index', [0, 1, 2])
@@ -37,9 +16,9 @@ def test_discs_of_cervical_phantoms(index):
     """Within 3 mm of the truth (median) and every one named right."""
     subject = make_subject(subject_seed(500, index), small=True, slots=[Slot.T2Sag])
     (image,) = subject.images.values()
-    xyz = _centerline(image)
+    xyz = image.centerline_samples()
     discs = detect_discs(image.data, image.affine, xyz, np.ones(len(xyz), bool))
-    truth = _true_discs(subject, image)
+    truth = subject.disc_heights_world_mm(image.stem)
     assert discs.named
     assert len(discs.names) >= 6
     errors = [abs(z - truth[name]) for z, name in zip(discs.z_mm, discs.names, strict=True)]

@@ -25,9 +25,8 @@ def t2sag(tmp_path):
     image_file, mask_file = tmp_path / 't2.nii.gz', tmp_path / 't2_seg.nii.gz'
     nib.Nifti1Image(image.data.astype(np.float32), image.affine).to_filename(image_file)
     nib.Nifti1Image(np.ones(image.data.shape, np.uint8), image.affine).to_filename(mask_file)
-    line = image.centerline_world_mm
-    z = np.arange(line[:, 2].min(), line[:, 2].max(), 0.5)
-    xyz = np.column_stack([np.interp(z, line[:, 2], line[:, d]) for d in (0, 1)] + [z])
+    xyz = image.centerline_samples()
+    z = xyz[:, 2]
     frame = CordFrame(
         z_mm=z,
         crops={Slot.T2Sag: np.zeros((4, 4, len(z)), np.float32)},

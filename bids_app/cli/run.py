@@ -188,8 +188,8 @@ def run_train(
     """
     if config.labels is None:
         raise UsageError('the train level needs reference lesion labels: add --labels DERIV_DIR')
-    study = study_config(args) if args.study else None  # before hours of pre-processing
     train = train_config(args)
+    study = study_config(args, train) if args.study else None  # before hours of pre-processing
     if int(os.environ.get('WORLD_SIZE', '1')) > 1:
         frames = cached_frames(units, config)
     else:

@@ -211,10 +211,10 @@ def train_stop(args: argparse.Namespace) -> TrainStop:
     return TrainStop(args.resume, args.stop_after, None if minutes is None else 60 * minutes)
 
 
-def study_config(args: argparse.Namespace) -> StudyConfig:
+def study_config(args: argparse.Namespace, train: TrainConfig) -> StudyConfig:
     """The study's settings; ``UsageError`` for options a study sets itself, ``torchrun`` or an
     unreadable ``--test-subjects`` list."""
-    check_study(train_config(args), ['--stop-after'] if args.stop_after else [])
+    check_study(train, ['--stop-after'] if args.stop_after else [])
     tests = read_subject_list(args.test_subjects, 'test') if args.test_subjects else ()
     minutes = args.time_limit
     return StudyConfig(

@@ -127,6 +127,12 @@ class PhantomImage:
         c = self.centerline_world_mm
         return np.stack([np.interp(z_mm, c[:, 2], c[:, 0]), np.interp(z_mm, c[:, 2], c[:, 1])], 1)
 
+    def centerline_samples(self, step_mm: float = 0.5) -> NDArray[np.float64]:
+        """The true centreline every ``step_mm`` of world z over the image, shape ``(N, 3)``."""
+        c = self.centerline_world_mm
+        z = np.arange(c[:, 2].min(), c[:, 2].max(), step_mm)
+        return np.column_stack([self.centerline_at(z), z])
+
 
 @dataclass(frozen=True)
 class PhantomSubject:
@@ -163,6 +169,19 @@ class PhantomSubject:
         body = [np.append(lesion.centre_xyz_mm(self.anatomy), 1.0) for lesion in self.lesions]
         pose = self.images[stem].body_to_world
         return (np.reshape(body, (-1, 4)) @ pose.T)[:, :3]
+
+    def disc_heights_world_mm(self, stem: str) -> dict[str, float]:
+        """World z, in image ``stem``'s frame, where each disc's mid-plane meets the cord
+        (``'C2/C3'`` -> z): the known answer for vertebral levels."""
+        anatomy, pose = self.anatomy, self.images[stem].body_to_world
+        heights = {}
+        for k, name in enumerate(anatomy.level_names[:-1]):
+            if anatomy.level_bone_bottom_mm[k] > anatomy.level_bottom_mm[k] + 0.1:
+                z = (anatomy.level_bone_bottom_mm[k] + anatomy.level_bottom_mm[k]) / 2
+                x, y = centerline_xy(anatomy, np.array([z]))[0]
+                world = pose @ np.array([x, y, z, 1.0])
+                heights[f'{name}/{anatomy.level_names[k + 1]}'] = float(world[2])
+        return heights
 
 
 def draw_demographics(seed: np.random.SeedSequence) -> dict:
