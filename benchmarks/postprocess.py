@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--thresholds', type=float, nargs='+', default=[0.4, 0.5, 0.6, 0.7])
     parser.add_argument('--sizes', type=float, nargs='+', default=[1.0, 5.0, 10.0, 15.0, 20.0])
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument(
+        '--tta', action='store_true', help='left-right mirroring test-time augmentation'
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, _ = load_model_dir(args.model_dir)
@@ -56,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         subject = to_training_subject(name, frame, config.slots, config.patch_size[:2])
         # The first slot is the T2Sag: its index is the same in a one-slot list.
         alone = to_training_subject(name, frame, config.slots[:1], config.patch_size[:2])
-        device = torch.device('cpu')
-        predictions['T2Sag'].append((predict_subject(model, alone, device), subject))
-        predictions['all available'].append((predict_subject(model, subject, device), subject))
+        for row, given in (('T2Sag', alone), ('all available', subject)):
+            probability = predict_subject(model, given, torch.device('cpu'), tta=args.tta)
+            predictions[row].append((probability, subject))
     rows = []
     for row_name, items in predictions.items():
         for threshold in args.thresholds:
@@ -72,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
                     'lesion_free_units': len(free),
                     'lesion_free_fp': sum(int(r['n_pred']) for r in free),
                 })  # fmt: skip
-    print(f'post-processing on the validation units of {args.model_dir} ({len(items)} units)')
+    mirror = ', mirroring TTA' if args.tta else ''
+    print(
+        f'post-processing on the validation units of {args.model_dir} ({len(items)} units, '
+        f'{args.threads} threads, CPU{mirror})'
+    )
     print(f'{"row":<14}{"thr":>5}{"min mm3":>9}{"Dice":>7}{"F1":>7}{"score":>7}{"FP free":>9}')
     for r in rows:
         print(
@@ -80,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             f'{r["f1"]:>7.3f}{r["score"]:>7.3f}{r["lesion_free_fp"]:>9}'
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({'model': str(args.model_dir), 'rows': rows}, indent=2) + '\n')
+    about = {'model': str(args.model_dir), 'tta': args.tta, 'threads': args.threads}
+    RESULTS.write_text(json.dumps({**about, 'rows': rows}, indent=2) + '\n')
     return 0
 
 

@@ -79,7 +79,12 @@ def per_source(units_tsv: Path, row: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def lesion_free_scans(model: str | None, work: Path) -> list[dict]:
+def tta_flag(tta: bool | None) -> list[str]:
+    """``--tta`` / ``--no-tta`` when chosen, nothing to leave it to the model card."""
+    return [] if tta is None else ['--tta' if tta else '--no-tta']
+
+
+def lesion_free_scans(model: str | None, work: Path, tta: bool | None) -> list[dict]:
     """Participant level, default options, on sct-example as it is."""
     from bids_app.cli.run import main as sclesion_main
 
@@ -87,6 +92,7 @@ def lesion_free_scans(model: str | None, work: Path) -> list[dict]:
     out = work / 'sct-example-out'
     argv = [str(source), str(out), 'participant', '-w', str(work / 'w'), '--nprocs', '2']
     argv += ['--model', model] if model else []
+    argv += tta_flag(tta)
     sclesion_main(argv)
     found = []
     for summary in sorted(out.glob('sub-*/**/*_desc-lesions_summary.tsv')):
@@ -110,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         '--cord-masks', action='store_true', help='centrelines from the cord masks'
     )
+    parser.add_argument(
+        '--tta', action=argparse.BooleanOptionalAction,
+        help="mirroring test-time augmentation in both runs (default: the model card's)",
+    )  # fmt: skip
     parser.add_argument('--work', type=Path, help='work folder to keep (default: temporary)')
     args = parser.parse_args(argv)
     if args.heldout is None and not SHARED.is_dir():
@@ -125,17 +135,19 @@ def main(argv: list[str] | None = None) -> int:
         command += ['--skip-bids-validation', '--nprocs', '2']
         command += ['--model', args.model] if args.model else []
         command += ['--cord-masks', str(labels)] if args.cord_masks else []
+        command += tta_flag(args.tta)
         started = time.perf_counter()
         if evaluate_main(command):
             return 1
         seconds = time.perf_counter() - started
         table = json.loads((out / 'table1.json').read_text())
         sources = {row['row']: per_source(out / 'units.tsv', row['row']) for row in table['rows']}
-        free = lesion_free_scans(args.model, work) if SHARED.is_dir() else []
+        free = lesion_free_scans(args.model, work, args.tta) if SHARED.is_dir() else []
     conditions = {
         'heldout': str(args.heldout or 'built from ../shared/data (HELDOUT_RECIPE)'),
         'model': table['model'],
         'centrelines': 'cord masks' if args.cord_masks else 'built-in',
+        'tta': table.get('tta'),
         'threads': 2,
         'device': 'cpu',
         'evaluation_seconds': round(seconds, 1),

@@ -51,8 +51,8 @@ class RunConfig:
     """Everything one ``sclesion`` invocation was asked to do, built once from the command line.
 
     Saved next to the outputs (``sclesion.toml``) so a run can be understood and repeated.
-    ``threshold`` and ``min_lesion_mm3`` are None unless given: the model card's values, else the
-    built-in ones, apply (:func:`bids_app.postprocess.resolve_options`).
+    ``threshold``, ``min_lesion_mm3`` and ``tta`` are None unless given: the model card's values,
+    else the built-in ones, apply (:func:`bids_app.postprocess.resolve_options`, ``resolve_tta``).
     """
 
     bids_dir: Path
@@ -73,7 +73,7 @@ class RunConfig:
     threshold: float | None = None
     min_lesion_mm3: float | None = None
     device: str = 'auto'
-    tta: bool = False
+    tta: bool | None = None
     bf16: bool = False
     centerline: str = 'auto'
     nprocs: int = 1

@@ -30,6 +30,7 @@ from bids_app.errors import InputImageError, ModelCardError
 from bids_app.model.card import load_model_dir
 from bids_app.model.layout import from_network_layout, to_network_layout
 from bids_app.model.network import FoldedUNet, MultiSequenceUNet
+from bids_app.postprocess import resolve_tta
 from bids_app.sliding_window import normalise_intensity, sliding_window
 from bids_app.slots import Slot
 
@@ -80,12 +81,15 @@ class LesionPredictor:
         path: Path,
         device: Device = 'auto',
         *,
-        tta: bool = False,
+        tta: bool | None = None,
         precision: Precision = 'float32',
         n_threads: int | None = None,
         batch_size: int = 1,
     ) -> LesionPredictor:
-        """Load and check a model folder (:func:`~bids_app.model.card.load_model_dir`)."""
+        """Load and check a model folder (:func:`~bids_app.model.card.load_model_dir`).
+
+        ``tta`` None: the card's choice, else off (:func:`~bids_app.postprocess.resolve_tta`).
+        """
         torch_device = resolve_device(device)
         if precision == 'bfloat16' and not bfloat16_supported(torch_device):
             logger.warning('bfloat16 is not supported natively on %s; using float32', torch_device)
@@ -95,7 +99,7 @@ class LesionPredictor:
             inference_layout(model),
             card,
             torch_device,
-            tta,
+            resolve_tta(card, tta),
             precision,
             n_threads,
             batch_size=batch_size,

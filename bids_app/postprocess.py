@@ -1,8 +1,10 @@
 """From lesion probabilities in the cord frame to a mask: threshold, near the cord, minimum size.
 
 Pure functions on cord-frame arrays (48 x 48 x Z, axes LAS, 0.5 mm); the options are recorded in
-the outputs' sidecars. :func:`resolve_options` picks the threshold and minimum lesion size: the
-command line's, else the model card's ``"postprocess"`` entry, else the built-in defaults.
+the outputs' sidecars. :func:`resolve_options` picks the threshold and minimum lesion size, and
+:func:`resolve_tta` whether probabilities average the left-right mirror (a threshold is chosen for
+one way of making probabilities, so the card states both): the command line's, else the model
+card's ``"postprocess"`` entry, else the built-in defaults.
 """
 
 from __future__ import annotations
@@ -42,20 +44,25 @@ class PostprocessOptions:
     centreline_radius_mm: float = 8.0
 
 
-#: The model card's optional ``"postprocess"`` keys and the range each value must lie in.
+#: The model card's optional ``"postprocess"`` keys and the values each may take.
 CARD_KEYS = {
     'threshold': 'strictly between 0 and 1',
     'min_lesion_mm3': 'a finite number of at least 0',
+    'tta': 'true or false',
 }
 
 
-def _in_range(key: str, value: float) -> bool:
+def _valid(key: str, value: Any) -> bool:
+    if key == 'tta':
+        return isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
     if key == 'threshold':
         return 0.0 < value < 1.0
     return 0.0 <= value < math.inf
 
 
-def card_defaults(card: Mapping[str, Any] | None) -> dict[str, float]:
+def card_defaults(card: Mapping[str, Any] | None) -> dict[str, float | bool]:
     """The card's ``"postprocess"`` entry, checked: key -> value, absent keys left out.
 
     Cards without the entry (all cards written before it existed) give ``{}``.
@@ -68,8 +75,8 @@ def card_defaults(card: Mapping[str, Any] | None) -> dict[str, float]:
 
     Examples
     --------
-    >>> card_defaults({'postprocess': {'min_lesion_mm3': 0}})
-    {'min_lesion_mm3': 0.0}
+    >>> card_defaults({'postprocess': {'min_lesion_mm3': 0, 'tta': True}})
+    {'min_lesion_mm3': 0.0, 'tta': True}
     >>> card_defaults({'name': 'old card'})
     {}
     """
@@ -85,13 +92,12 @@ def card_defaults(card: Mapping[str, Any] | None) -> dict[str, float]:
             f'"postprocess" has unknown key(s) {unknown}; the known ones are {list(CARD_KEYS)}'
         )
     for key, value in entry.items():
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number or not _in_range(key, float(value)):
+        if not _valid(key, value):
             raise ModelCardError(
                 f'"postprocess" {key} is {value!r}, it must be {CARD_KEYS[key]}; '
                 'correct or remove it'
             )
-    return {key: float(value) for key, value in entry.items()}
+    return {key: value if key == 'tta' else float(value) for key, value in entry.items()}
 
 
 def resolve_options(
@@ -125,7 +131,22 @@ def resolve_options(
     """
     given = {'threshold': threshold, 'min_lesion_mm3': min_lesion_mm3}
     chosen = {**card_defaults(card), **{k: v for k, v in given.items() if v is not None}}
+    chosen.pop('tta', None)
     return PostprocessOptions(**chosen)
+
+
+def resolve_tta(card: Mapping[str, Any] | None, tta: bool | None = None) -> bool:
+    """Mirroring test-time augmentation: ``--tta``/``--no-tta``, else the card's, else off.
+
+    Examples
+    --------
+    >>> card = {'postprocess': {'threshold': 0.5, 'tta': True}}
+    >>> resolve_tta(card), resolve_tta(card, False), resolve_tta({'name': 'old card'})
+    (True, False, False)
+    """
+    if tta is not None:
+        return tta
+    return bool(card_defaults(card).get('tta', False))
 
 
 def remove_small_lesions(mask: NDArray[np.bool_], min_voxels: int) -> NDArray[np.bool_]:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bids_app.errors import ModelCardError
-from bids_app.postprocess import PostprocessOptions, resolve_options
+from bids_app.postprocess import PostprocessOptions, resolve_options, resolve_tta
 
 BOTH = {'postprocess': {'threshold': 0.3, 'min_lesion_mm3': 4}}
 
@@ -47,6 +47,8 @@ def test_flag_beats_card_beats_builtin(card, flags, expected) -> None:
         ({'min_lesion_mm3': math.inf}, 'min_lesion_mm3 is inf'),
         ({'min_lesion_mm3': None}, 'min_lesion_mm3 is None'),
         ({'min_lesion': 2}, "unknown key(s) ['min_lesion']"),
+        ({'tta': 1}, 'tta is 1, it must be true or false'),
+        ({'tta': 'yes'}, "tta is 'yes', it must be true or false"),
         ([0.5, 1.0], 'make it an object'),
     ],
 )
@@ -57,3 +59,25 @@ def test_card_values_out_of_range_are_refused(entry, message) -> None:
     # a flag does not excuse a broken card: the card is wrong either way
     with pytest.raises(ModelCardError):
         resolve_options({'postprocess': entry}, threshold=0.5, min_lesion_mm3=1.0)
+
+
+@pytest.mark.parametrize(
+    ('card', 'flag', 'expected'),
+    [
+        (None, None, False),  # no card: off
+        ({'postprocess': {'threshold': 0.3}}, None, False),  # a card without the key: off
+        ({'postprocess': {'tta': True}}, None, True),  # the card's choice
+        ({'postprocess': {'tta': True}}, False, False),  # --no-tta beats the card
+        ({'postprocess': {'tta': False}}, True, True),  # --tta beats the card
+    ],
+)
+def test_tta_flag_beats_card_beats_off(card, flag, expected) -> None:
+    assert resolve_tta(card, flag) is expected
+    # the card's tta is not a post-processing option of the mask
+    assert resolve_options(card) == resolve_options(
+        {
+            'postprocess': {
+                k: v for k, v in ((card or {}).get('postprocess') or {}).items() if k != 'tta'
+            }
+        }
+    )

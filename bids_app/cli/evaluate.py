@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--skip-bids-validation', action='store_true', help='skip the validator')
     parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
     parser.add_argument(
+        '--tta', action=argparse.BooleanOptionalAction,
+        help="mirroring test-time augmentation; when not given, the model card's, else off",
+    )  # fmt: skip
+    parser.add_argument(
         '--threshold', type=probability,
         help="probability threshold of the mask; when not given, the model card's, else 0.5",
     )  # fmt: skip
@@ -142,7 +146,9 @@ def evaluate(args: argparse.Namespace, argv: list[str]) -> int:
             f'{config.labels}; see the warnings above'
         )
     model_dir = resolve_model_dir(args.model)
-    predictor = LesionPredictor.from_model_dir(model_dir, args.device, n_threads=args.nprocs)
+    predictor = LesionPredictor.from_model_dir(
+        model_dir, args.device, tta=args.tta, n_threads=args.nprocs
+    )
     rows = table_rows(predictor.slots, {name: frame_slots(path) for name, path in ready.items()})
     options = resolve_options(
         predictor.card, threshold=args.threshold, min_lesion_mm3=args.min_lesion_mm3
@@ -160,6 +166,7 @@ def evaluate(args: argparse.Namespace, argv: list[str]) -> int:
         'cord_masks': str(config.cord_masks) if config.cord_masks else None,
         'left_out': {n: why for n, why in frames.items() if isinstance(why, str)},
         'postprocess': asdict(options),
+        'tta': predictor.tta,
         'faint_shell_mm': SHELL_MM,
         'faint_cord_radius_mm': CORD_RADIUS_MM,
         'sclesion_version': __version__,

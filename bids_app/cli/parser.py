@@ -155,8 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument('--device', type=_device, default='auto', help='auto, cpu, cuda or cuda:N')
     model.add_argument(
-        '--tta', action='store_true', help='mirroring test-time augmentation (slower)'
-    )
+        '--tta', action=argparse.BooleanOptionalAction,
+        help="mirroring test-time augmentation (twice the inference time); when not given, the "
+        'model card\'s "postprocess" choice, else off',
+    )  # fmt: skip
     model.add_argument(
         '--centerline',
         choices=CENTERLINE_PROVIDERS,

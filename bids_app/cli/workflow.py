@@ -26,7 +26,7 @@ from bids_app.model.card import CARD_NAME, card_frame, load_model_dir, read_card
 from bids_app.model.config import ModelConfig
 from bids_app.model.registry import resolve_model_dir
 from bids_app.outcomes import unit_outcomes, warn_dropped
-from bids_app.postprocess import resolve_options
+from bids_app.postprocess import resolve_options, resolve_tta
 from bids_app.slots import Slot
 from bids_app.workflows.base import (
     InferenceOptions,
@@ -143,16 +143,18 @@ def inference_options(config: RunConfig) -> InferenceOptions:
     postprocess = resolve_options(
         card, threshold=config.threshold, min_lesion_mm3=config.min_lesion_mm3
     )
+    tta = resolve_tta(card, config.tta)
     logger.info(
-        'post-processing: threshold %g, lesions of at least %g mm^3',
+        'post-processing: threshold %g, lesions of at least %g mm^3, mirroring TTA %s',
         postprocess.threshold,
         postprocess.min_lesion_mm3,
+        'on' if tta else 'off',
     )
     return InferenceOptions(
         model_dir=model_dir,
         model_sha256=card['weights']['sha256'],
         device=config.device,
-        tta=config.tta,
+        tta=tta,
         precision='bfloat16' if config.bf16 else 'float32',
         num_threads=config.omp_nthreads,
         postprocess=postprocess,

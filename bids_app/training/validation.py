@@ -29,6 +29,7 @@ def predict_subject(
     device: torch.device,
     *,
     bf16: bool = False,
+    tta: bool = False,
 ) -> NDArray[np.float32]:
     """Lesion probability of one subject, every slot it has, windows of the model's patch.
 
@@ -36,6 +37,9 @@ def predict_subject(
     ----------
     model : MultiSequenceUNet
         In eval mode.
+    tta : bool
+        Average the logits with those of the left-right mirror, as the participant level's
+        ``--tta`` does (:class:`bids_app.inference.LesionPredictor`).
 
     Returns
     -------
@@ -59,9 +63,13 @@ def predict_subject(
         coverage = window[:, n_slots:] > 0.5 if with_coverage else None
         return model(window[:, :n_slots], presence.expand(batch, n_slots), coverage).logits[0]
 
+    def mirrored(window: torch.Tensor) -> torch.Tensor:
+        # Dimension 3 is left-right in the network layout, as in LesionPredictor's mirror.
+        return (forward(window) + forward(window.flip(3)).flip(3)) / 2
+
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
     with torch.inference_mode(), autocast:
-        logits = sliding_window(forward, volume, config.patch_size[2])
+        logits = sliding_window(mirrored if tta else forward, volume, config.patch_size[2])
     probability = torch.softmax(logits.float(), dim=0)[1]
     return from_network_layout(probability.cpu().numpy()).astype(np.float32)
 

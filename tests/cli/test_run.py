@@ -168,13 +168,16 @@ def _model_with_card(tiny_model: Path, folder: Path, postprocess: dict | None) -
 @pytest.mark.parametrize(
     ('postprocess', 'flags', 'expected'),
     [
-        (None, [], (0.5, 1.0)),
-        ({'threshold': 0.3, 'min_lesion_mm3': 0}, [], (0.3, 0.0)),
-        ({'threshold': 0.3, 'min_lesion_mm3': 0}, ['--min-lesion-mm3', '2.5'], (0.3, 2.5)),
-        ({'min_lesion_mm3': 0}, ['--threshold', '0.6'], (0.6, 0.0)),
+        (None, [], (0.5, 1.0, False)),
+        ({'threshold': 0.3, 'min_lesion_mm3': 0}, [], (0.3, 0.0, False)),
+        ({'threshold': 0.3, 'min_lesion_mm3': 0}, ['--min-lesion-mm3', '2.5'], (0.3, 2.5, False)),
+        ({'min_lesion_mm3': 0}, ['--threshold', '0.6'], (0.6, 0.0, False)),
+        ({'tta': True}, [], (0.5, 1.0, True)),
+        ({'tta': True}, ['--no-tta'], (0.5, 1.0, False)),
+        (None, ['--tta'], (0.5, 1.0, True)),
     ],
 )
-def test_participant_post_processing_from_flags_then_card(
+def test_participant_post_processing_and_tta_from_flags_then_card(
     bids_tree, tiny_model, tmp_path, postprocess, flags, expected
 ):
     from bids_app.cli.parser import build_parser
@@ -184,11 +187,13 @@ def test_participant_post_processing_from_flags_then_card(
     model = _model_with_card(tiny_model, tmp_path / 'model', postprocess)
     argv = [str(bids_tree(SAG)), str(tmp_path / 'o'), 'participant', '--model', str(model), *flags]
     config = build_config(build_parser().parse_args(argv), argv)
-    options = inference_options(config).postprocess
-    assert (options.threshold, options.min_lesion_mm3) == expected
+    inference = inference_options(config)
+    options = inference.postprocess
+    assert (options.threshold, options.min_lesion_mm3, inference.tta) == expected
     # the settings file records what was asked: nothing when the card's value applies
     asked = config.to_dict()
     assert ('min_lesion_mm3' in asked) == ('--min-lesion-mm3' in flags)
+    assert ('tta' in asked) == any(f.endswith('-tta') for f in flags)
 
 
 def test_card_postprocess_out_of_range_is_exit_2_naming_the_card(

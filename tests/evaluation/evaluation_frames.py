@@ -47,6 +47,7 @@ class FakePredictor:
     slots: tuple[Slot, ...] = tuple(Slot)
     card: dict = field(default_factory=lambda: {'name': 'fake', 'weights': {'sha256': 'abc'}})
     calls: list[tuple[Slot, ...]] = field(default_factory=list)
+    tta: bool = False
 
     def predict(
         self, crops: Mapping[Slot, np.ndarray], coverage: Mapping[Slot, np.ndarray] | None = None
