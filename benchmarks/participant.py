@@ -6,10 +6,10 @@ table and writes ``bench-results/participant.json``. Cases, on phantoms written 
 - ``cervical T2Sag``: a cervical phantom with the sagittal T2w only;
 - ``full 6 seq``: a phantom with all six sequences from the brainstem to the conus;
 
-each through ``participant`` with default options and with ``--tta``, plus the full phantom's
-pre-processing alone (``train --preprocess-only``, built-in centreline). Every repeat starts from
-an empty work directory. Peak memory is the largest sum of the resident memory of the command's
-whole process tree, sampled every 50 ms from ``/proc``.
+each through ``participant`` with ``--no-tta`` and ``--tta`` (the shipped card's choice), plus
+the full phantom's pre-processing alone (``train --preprocess-only``, built-in centreline). Every
+repeat starts from an empty work directory. Peak memory is the largest sum of the resident
+memory of the command's whole process tree, sampled every 50 ms from ``/proc``.
 """
 
 from __future__ import annotations
@@ -119,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         if model:
             for name, bids in data.items():
                 for tta in (False, True):
-                    extra = ['--tta'] if tta else []
+                    extra = ['--tta' if tta else '--no-tta']
                     cases.append(
                         (
-                            f'{name}{" tta" if tta else ""}',
+                            f'{name}{" tta" if tta else " no tta"}',
                             bids,
                             'participant',
                             ['--model', model, *extra],
