@@ -38,6 +38,11 @@ SUMMARY_COLUMNS = {
         'removed)',
         'Units': 'mm^3',
     },
+    'tta': {
+        'Description': 'Whether the probabilities averaged those of the left-right mirror '
+        '(test-time augmentation: --tta, or the model card)',
+        'Levels': {'true': 'mirrored and averaged', 'false': 'one pass'},
+    },
 }
 
 

@@ -162,6 +162,7 @@ def write_lesion_outputs(request: LesionOutputRequest) -> tuple[list[Path], Path
         'model': f'{request.model_name}@{request.model_sha256[:12]}',
         'threshold': request.threshold,
         'min_lesion_mm3': request.min_lesion_mm3,
+        'tta': 'true' if request.tta else 'false',
     }
     dseg_uri = bids_uri(names.path('dseg', '.tsv'), names.output_dir, '')
     write_json(

@@ -98,7 +98,7 @@ def provenance(config: RunConfig, started: datetime) -> dict[str, Any]:
         'options': {
             'centerline': config.centerline,
             'device': config.device,
-            'tta': config.tta,
+            'tta': "the model card's" if config.tta is None else config.tta,
             'bf16': config.bf16,
             'nprocs': config.nprocs,
             'omp_nthreads': config.omp_nthreads,

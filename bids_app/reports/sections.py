@@ -116,8 +116,8 @@ def dropped_slots(cell: str | None) -> dict[str, str]:
 def summary(ctx: UnitContext) -> str:
     """Section 1: slots found and used, providers, model, post-processing, lesion count, volume.
 
-    The threshold and minimum lesion size are those the summary TSV records as used (the run's
-    ``--threshold`` may be unset: the model card's value applied).
+    The threshold, minimum lesion size and test-time augmentation are those the summary TSV records
+    as used (the run's ``--threshold`` may be unset: the model card's value applied).
     """
     unit, prov = ctx.unit, ctx.unit.provenance
     used = set(ctx.frame.slots) if ctx.frame is not None else set()
@@ -146,6 +146,7 @@ def summary(ctx: UnitContext) -> str:
         ('model', f'{model.get("name", "n/a")} (sha256 {sha[:12]})'),
         ('threshold', threshold if threshold is not None else prov.get('threshold') or 'n/a'),
         ('smallest lesion kept (mm³)', min_lesion if min_lesion is not None else 'n/a'),
+        ('mirroring test-time augmentation', ctx.summary.get('tta') or 'n/a'),
         ('lesions found', count if count is not None else 'n/a'),
         ('total lesion volume (mm³)', volume if volume is not None else 'n/a'),
     ]

@@ -88,12 +88,14 @@ def test_nothing_changed_reuses(rerun, capsys):
 def test_post_processing_options_recompute(rerun, capsys):
     rerun.run(capsys)
     assert (rerun.row()['threshold'], rerun.row()['min_lesion_mm3']) == ('0.5', '1')
+    assert rerun.row()['tta'] == 'false'
     said = rerun.run(capsys, '--threshold', '0.95', '--min-lesion-mm3', '100', '--tta')
     assert said == [
         'sub-001: --threshold changed (0.5 -> 0.95); --min-lesion-mm3 changed (1 -> 100); '
         '--tta changed (off -> on), recomputing'
     ]
     assert (rerun.row()['threshold'], rerun.row()['min_lesion_mm3']) == ('0.95', '100')
+    assert rerun.row()['tta'] == 'true'
     assert rerun.probseg()['TestTimeAugmentation'] is True
     assert rerun.run(capsys, '--threshold', '0.95', '--min-lesion-mm3', '100', '--tta')[
         0

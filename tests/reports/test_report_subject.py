@@ -72,12 +72,14 @@ def test_sessions_are_subsections(synthetic_unit, tmp_path: Path):
 def test_summary_shows_the_post_processing_the_summary_tsv_records(synthetic_unit, tmp_path):
     unit = synthetic_unit(session=None)
     summary = tmp_path / 'sub-01_desc-lesions_summary.tsv'
-    write_tsv(summary, [{'threshold': 0.3, 'min_lesion_mm3': 0.0}], list(SUMMARY_COLUMNS))
+    row = {'threshold': 0.3, 'min_lesion_mm3': 0.0, 'tta': 'true'}
+    write_tsv(summary, [row], list(SUMMARY_COLUMNS))
     # no --threshold given: the run's settings hold none, the card's value was used
     unasked = replace(unit, summary=summary, provenance={**unit.provenance, 'threshold': None})
     text = write_subject_report(tmp_path / 'out', '01', [unasked]).read_text()
     assert re.search(r'<td>threshold</td><td class="num">0.3</td>', text)
     assert re.search(r'<td>smallest lesion kept \(mm³\)</td><td class="num">0(\.0)?</td>', text)
+    assert '<td>mirroring test-time augmentation</td><td>true</td>' in text
 
 
 def test_zero_lesions(synthetic_unit, tmp_path: Path):
