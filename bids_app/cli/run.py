@@ -29,6 +29,8 @@ from bids_app.dataset_checks import check_dataset_folder, index_dataset, run_val
 from bids_app.discovery import Unit, discover, format_table
 from bids_app.errors import EXIT_OK, EXIT_USAGE, UsageError
 from bids_app.group import run_group
+from bids_app.group.tables import read_participants
+from bids_app.insertion.dataset import SOURCE_COLUMN
 from bids_app.outcomes import report_outcomes
 from bids_app.reports.collect import write_reports
 from bids_app.slots import Slot
@@ -178,6 +180,25 @@ def run_group_level(units: Sequence[Unit], config: RunConfig) -> None:
     )
 
 
+def person_groups(config: RunConfig) -> dict[str, str]:
+    """Subject -> the person it was made from, from participants.tsv's ``source_participant``.
+
+    ``sclesion-insert-lesions`` writes many subjects from one scan; validating on some of them
+    while training on the others would measure new lesions in a known person, not a new person.
+    So the validation split holds out whole people (unless ``--val-subjects`` names them).
+    """
+    rows = read_participants(config.bids_dir)
+    groups = {s: str(row[SOURCE_COLUMN]) for s, row in rows.items() if row.get(SOURCE_COLUMN)}
+    if groups:
+        logger.info(
+            'validation holds out whole people: %d subjects made from %d (participants.tsv %s)',
+            len(groups),
+            len(set(groups.values())),
+            SOURCE_COLUMN,
+        )
+    return groups
+
+
 def run_train(
     units: Sequence[Unit], config: RunConfig, args: argparse.Namespace, verbosity: int
 ) -> int:
@@ -207,8 +228,11 @@ def run_train(
         return EXIT_OK
     if study:
         return run_study(frames, study, train, config)
+    groups = person_groups(config)
     with distributed_session(config.device) as context:
-        result = run_training(frames, train, config.output_dir, train_stop(args), context)
+        result = run_training(
+            frames, train, config.output_dir, train_stop(args), context, groups=groups
+        )
     logger.log(25, 'model folder: %s (%d iterations)', result.model_dir, result.iterations_done)
     return EXIT_OK
 

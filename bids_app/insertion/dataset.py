@@ -33,6 +33,9 @@ from bids_app.labels import source_stem
 from bids_app.progress import progress
 from bids_app.slots import SLOTS
 
+#: participants.tsv column naming the subject each output subject was made from (its person).
+SOURCE_COLUMN = 'source_participant'
+
 logger = logging.getLogger(__name__)
 
 BIDS_VERSION = '1.10.0'
@@ -194,7 +197,7 @@ def insert_unit(root: Path, unit: SourceUnit, config: InsertionConfig) -> tuple[
             data, labels, placed = insert_lesions(images, references, n, rng)
         _write_unit(root, unit, label, loaded, data, labels)
         participants.append({
-            'participant_id': f'sub-{label}', 'source_participant': f'sub-{unit.subject}',
+            'participant_id': f'sub-{label}', SOURCE_COLUMN: f'sub-{unit.subject}',
             'copy': copy, 'region': config.region, 'n_lesions': len(placed),
         })  # fmt: skip
         lesions += _lesion_rows(unit, label, placed)

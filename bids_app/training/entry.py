@@ -17,6 +17,7 @@ def run_training(
     model_dir: Path,
     stop: TrainStop | None = None,
     context: DistributedContext | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> TrainResult:
     """Train ``config`` into ``model_dir`` (or resume there), stopping as ``stop`` says.
 
@@ -31,6 +32,8 @@ def run_training(
         ``--resume``, ``--stop-after``, ``--time-limit``; default: a fresh run to the end.
     context : DistributedContext, optional
         From :func:`~bids_app.training.distributed.distributed_session` under ``torchrun``.
+    groups : mapping of str to str, optional
+        Subject -> person: validation holds out whole people (:func:`source_groups`).
     """
     stop = stop or TrainStop()
     return train(
@@ -41,4 +44,5 @@ def run_training(
         stop_after=stop.stop_after,
         time_limit_s=stop.time_limit_s,
         context=context,
+        groups=groups,
     )

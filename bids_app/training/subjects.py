@@ -232,14 +232,38 @@ def to_training_subject(
     return TrainingSubject(name, images, coverage, labels, lesion_extents(labels), cord)
 
 
+def _draw_validation(
+    subjects: Sequence[str], n_val: int, seed: int, groups: Mapping[str, str]
+) -> set[str]:
+    """``n_val`` subjects (about, with groups) drawn at random, whole groups at a time."""
+    members: dict[str, list[str]] = {}
+    for subject in subjects:
+        members.setdefault(groups.get(subject, subject), []).append(subject)
+    names = sorted(members)
+    val: set[str] = set()
+    for i in np.random.default_rng(seed).permutation(len(names)):
+        if len(val) >= n_val:
+            break
+        group = members[names[i]]
+        if val and len(val) + len(group) > 1.5 * n_val:
+            continue
+        val.update(group)
+    return val
+
+
 def split_by_subject(
     units: Sequence[str],
     *,
     val_fraction: float,
     seed: int,
     val_subjects: Sequence[str] = (),
+    groups: Mapping[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Split units into training and validation, keeping every session of a subject together.
+
+    With ``groups``, subjects of one group (one person: the copies ``sclesion-insert-lesions``
+    made of a scan) are held out together, so that validation measures new people, not new
+    lesions in people trained on.
 
     Parameters
     ----------
@@ -252,6 +276,10 @@ def split_by_subject(
         Seed of the shuffle (the same seed and units give the same split).
     val_subjects : sequence of str
         Explicit validation subjects ``sub-<s>``.
+    groups : mapping of str to str, optional
+        Subject ``sub-<s>`` -> its group (a subject left out is a group of its own). The share
+        of subjects is then reached with whole groups, drawn in a random order, passing over a
+        group that would overshoot it by more than half (unless none is drawn yet).
 
     Returns
     -------
@@ -268,6 +296,11 @@ def split_by_subject(
     >>> split_by_subject(['sub-1_ses-a', 'sub-1_ses-b', 'sub-2'], val_fraction=0,
     ...                  seed=0, val_subjects=['sub-1'])
     (['sub-2'], ['sub-1_ses-a', 'sub-1_ses-b'])
+    >>> units = ['sub-ains1', 'sub-ains2', 'sub-b', 'sub-c', 'sub-d']
+    >>> train, val = split_by_subject(units, val_fraction=0.4, seed=1,
+    ...                               groups={'sub-ains1': 'sub-a', 'sub-ains2': 'sub-a'})
+    >>> ('sub-ains1' in val) == ('sub-ains2' in val)
+    True
     """
     subjects = sorted({subject_of(u) for u in units})
     if val_subjects:
@@ -282,8 +315,7 @@ def split_by_subject(
         n_val = round(val_fraction * len(subjects))
         if val_fraction > 0 and len(subjects) >= 2:
             n_val = max(n_val, 1)
-        order = np.random.default_rng(seed).permutation(len(subjects))
-        val = {subjects[i] for i in order[:n_val]}
+        val = _draw_validation(subjects, n_val, seed, groups or {})
     train_units = sorted(u for u in units if subject_of(u) not in val)
     val_units = sorted(u for u in units if subject_of(u) in val)
     if not train_units:

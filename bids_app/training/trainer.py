@@ -110,6 +110,7 @@ def train(
     stop_after: int | None = None,
     time_limit_s: float | None = None,
     context: DistributedContext | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> TrainResult:
     """Train a model on cord frames with reference labels and write its model folder.
 
@@ -130,6 +131,9 @@ def train(
         Checkpoint and return once this many iterations are done (resume later).
     time_limit_s : float, optional
         Checkpoint and return after this many seconds of this call.
+    groups : mapping of str to str, optional
+        Subject -> person, for a validation split that holds out whole people
+        (:func:`~bids_app.training.subjects.split_by_subject`).
     context : DistributedContext, optional
         From :func:`~bids_app.training.distributed.distributed_session`; default one process
         on ``config.device``.
@@ -163,6 +167,7 @@ def train(
         val_fraction=config.val_fraction,
         seed=config.split_seed,
         val_subjects=config.val_subjects,
+        groups=groups,
     )
     model = build_model(model_config, config, device)
     optimizer = torch.optim.SGD(

@@ -227,3 +227,18 @@ def test_settings_file_round_trips(bids_tree, tmp_path):
     assert plain['bids_filters'] == {'STIR': {'suffix': 'STIR'}}
     assert plain['bids_dir'] == str(root.resolve())
     assert plain['command_line'][0] == 'sclesion'
+
+
+def test_person_groups_come_from_the_insertion_source_column(tmp_path):
+    from bids_app.cli.run import person_groups
+    from bids_app.config import RunConfig
+
+    config = RunConfig(tmp_path, tmp_path / 'o', ('train',), tmp_path / 'w', 'run')
+    assert person_groups(config) == {}  # no participants.tsv: every subject is its own person
+    (tmp_path / 'participants.tsv').write_text(
+        'participant_id\tsource_participant\tcopy\n'
+        'sub-aupperins01\tsub-a\t1\n'
+        'sub-aupperins02\tsub-a\t2\n'
+        'sub-001\tn/a\tn/a\n'
+    )
+    assert person_groups(config) == {'sub-aupperins01': 'sub-a', 'sub-aupperins02': 'sub-a'}

@@ -89,3 +89,38 @@ def test_split_edge_cases():
         split_by_subject(['sub-1', 'sub-2'], val_fraction=0, seed=0, val_subjects=['sub-9'])
     with pytest.raises(DatasetError, match='no subject left'):
         split_by_subject(['sub-1'], val_fraction=0, seed=0, val_subjects=['sub-1'])
+
+
+def _people(n_people: int, copies: int) -> tuple[list[str], dict[str, str]]:
+    """``copies`` subjects made from each of ``n_people`` people, and 20 phantoms of their own."""
+    made = {f'sub-p{p}ins{c}': f'sub-p{p}' for p in range(n_people) for c in range(copies)}
+    return sorted([*made, *(f'sub-{i:03d}' for i in range(20))]), made
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_split_with_groups_holds_out_whole_people(seed):
+    units, groups = _people(4, 5)  # 40 subjects
+    train, val = split_by_subject(units, val_fraction=0.25, seed=seed, groups=groups)
+    for person in set(groups.values()):
+        copies = {u for u, g in groups.items() if g == person}
+        assert copies <= set(val) or not copies & set(val)  # never split across train and val
+    assert set(train) | set(val) == set(units)
+    assert not set(train) & set(val)
+    # the share is reached with whole people: 10 wanted, never more than 15
+    assert 10 <= len(val) <= 15
+    assert split_by_subject(units, val_fraction=0.25, seed=seed, groups=groups) == (train, val)
+
+
+def test_split_without_groups_is_unchanged_by_empty_groups():
+    units, _ = _people(4, 5)
+    assert split_by_subject(units, val_fraction=0.25, seed=2, groups={}) == split_by_subject(
+        units, val_fraction=0.25, seed=2
+    )
+
+
+def test_explicit_validation_subjects_beat_groups():
+    units, groups = _people(2, 3)
+    _, val = split_by_subject(
+        units, val_fraction=0.5, seed=0, val_subjects=['sub-p0ins0'], groups=groups
+    )
+    assert val == ['sub-p0ins0']
