@@ -226,9 +226,9 @@ def run_train(
             config.work_dir / 'frames',
         )
         return EXIT_OK
-    if study:
-        return run_study(frames, study, train, config)
     groups = person_groups(config)
+    if study:
+        return run_study(frames, study, train, config, groups)
     with distributed_session(config.device) as context:
         result = run_training(
             frames, train, config.output_dir, train_stop(args), context, groups=groups

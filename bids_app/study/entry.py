@@ -94,7 +94,11 @@ def _settings(
 
 
 def run_study(
-    frames: Mapping[str, Path | str], study: StudyConfig, base: TrainConfig, config: RunConfig
+    frames: Mapping[str, Path | str],
+    study: StudyConfig,
+    base: TrainConfig,
+    config: RunConfig,
+    groups: Mapping[str, str] | None = None,
 ) -> int:
     """Plan, train, score and tabulate a study into ``config.output_dir``; return the exit code.
 
@@ -107,6 +111,9 @@ def run_study(
     base : TrainConfig
         The training options of every run (each run sets its variant, slots and seed).
     config : RunConfig
+    groups : mapping of str to str, optional
+        Subject -> person (``sclesion-insert-lesions`` copies): the test set and each run's
+        validation hold out whole people.
 
     Raises
     ------
@@ -127,6 +134,7 @@ def run_study(
         test_subjects=study.test_subjects,
         test_fraction=study.test_fraction,
         seed=base.split_seed,
+        groups=groups,
     )
     _check_val_subjects(base, test_units)
     seeds = list(range(base.seed, base.seed + study.seeds))
@@ -165,6 +173,7 @@ def run_study(
         base,
         study_dir,
         time_limit_s=study.time_limit_s,
+        groups=groups,
     )
     unfinished = [o.run.key for o in outcomes if o.status != 'finished']
     if unfinished:

@@ -213,6 +213,7 @@ def split_test(
     test_subjects: Sequence[str] = (),
     test_fraction: float = 0.2,
     seed: int = 0,
+    groups: Mapping[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Hold subjects out for testing (every session of a subject on the same side).
 
@@ -227,6 +228,9 @@ def split_test(
     seed : int
         The split seed (``--split-seed``); the validation split of each run is drawn later
         from the remaining subjects.
+    groups : mapping of str to str, optional
+        Subject -> person: a drawn test set holds out whole people
+        (:func:`~bids_app.training.subjects.split_by_subject`).
 
     Returns
     -------
@@ -254,7 +258,11 @@ def split_test(
         raise DatasetError('a study needs test subjects; give --test-subjects or --test-fraction')
     try:
         train, test = split_by_subject(
-            units, val_fraction=test_fraction, seed=seed, val_subjects=tuple(test_subjects)
+            units,
+            val_fraction=test_fraction,
+            seed=seed,
+            val_subjects=tuple(test_subjects),
+            groups=groups,
         )
     except DatasetError as err:  # its advice names the validation options, not ours
         raise DatasetError(

@@ -71,6 +71,7 @@ def train_runs(
     study_dir: Path,
     *,
     time_limit_s: float | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> list[RunOutcome]:
     """Train (or resume, or skip when finished) every run in order.
 
@@ -111,6 +112,7 @@ def train_runs(
             run.directory(study_dir),
             resume=True,
             time_limit_s=remaining,
+            groups=groups,
         )
         status: Status = 'finished' if result.finished else 'stopped'
         outcomes[run.key] = RunOutcome(run, status, result.iterations_done, len(result.losses))

@@ -98,3 +98,13 @@ def test_test_split_errors_name_the_study_options():
         split_test(['sub-1', 'sub-2'], test_subjects=['sub-1', 'sub-2'])
     with pytest.raises(DatasetError, match='no test subject'):
         split_test(['sub-1'], test_fraction=0.2)
+
+
+def test_drawn_test_subjects_are_whole_people():
+    made = {f'sub-p{p}ins{c}': f'sub-p{p}' for p in range(3) for c in range(4)}
+    units = sorted([*made, *(f'sub-{i}' for i in range(8))])
+    for seed in range(5):
+        _, test = split_test(units, test_fraction=0.3, seed=seed, groups=made)
+        for person in set(made.values()):
+            copies = {u for u, g in made.items() if g == person}
+            assert copies <= set(test) or not copies & set(test)
