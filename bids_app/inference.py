@@ -31,7 +31,7 @@ from bids_app.model.card import load_model_dir
 from bids_app.model.layout import from_network_layout, to_network_layout
 from bids_app.model.network import FoldedUNet, MultiSequenceUNet
 from bids_app.postprocess import resolve_tta
-from bids_app.sliding_window import normalise_intensity, sliding_window
+from bids_app.sliding_window import mirror_averaged, normalise_intensity, sliding_window
 from bids_app.slots import Slot
 
 logger = logging.getLogger(__name__)
@@ -219,7 +219,7 @@ class LesionPredictor:
             run = self._folded[given]
         if not self.tta:
             return run
-        return lambda window: (run(window) + run(window.flip(3)).flip(3)) / 2
+        return mirror_averaged(run)
 
     def _coverage_channels(
         self, given: tuple[Slot, ...], coverage: Mapping[Slot, NDArray], shape: tuple[int, ...]

@@ -89,6 +89,22 @@ def gaussian_weights(patch: int, sigma_scale: float = 1 / 8) -> NDArray[np.float
     return (weights / weights.max()).astype(np.float32)
 
 
+def mirror_averaged(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``forward`` averaged with its pass on the left-right mirror (test-time augmentation).
+
+    Windows are in the network layout ``(B, C, z, x, y)``: dimension 3 is left-right.
+
+    Examples
+    --------
+    >>> first_x = lambda w: w[:, :, :, :1].expand_as(w)  # not mirror-symmetric
+    >>> mirror_averaged(first_x)(torch.arange(2.0).reshape(1, 1, 1, 2, 1)).flatten().tolist()
+    [0.5, 0.5]
+    """
+    return lambda window: (forward(window) + forward(window.flip(3)).flip(3)) / 2
+
+
 def sliding_window(
     forward: Callable[[torch.Tensor], torch.Tensor],
     volume: torch.Tensor,

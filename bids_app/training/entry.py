@@ -33,7 +33,7 @@ def run_training(
     context : DistributedContext, optional
         From :func:`~bids_app.training.distributed.distributed_session` under ``torchrun``.
     groups : mapping of str to str, optional
-        Subject -> person: validation holds out whole people (:func:`source_groups`).
+        Subject -> person: validation holds out whole people (``bids_app.cli.run.person_groups``).
     """
     stop = stop or TrainStop()
     return train(

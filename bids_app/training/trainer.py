@@ -131,12 +131,12 @@ def train(
         Checkpoint and return once this many iterations are done (resume later).
     time_limit_s : float, optional
         Checkpoint and return after this many seconds of this call.
-    groups : mapping of str to str, optional
-        Subject -> person, for a validation split that holds out whole people
-        (:func:`~bids_app.training.subjects.split_by_subject`).
     context : DistributedContext, optional
         From :func:`~bids_app.training.distributed.distributed_session`; default one process
         on ``config.device``.
+    groups : mapping of str to str, optional
+        Subject -> person, for a validation split that holds out whole people
+        (:func:`~bids_app.training.subjects.split_by_subject`).
 
     Returns
     -------

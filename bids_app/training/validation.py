@@ -19,7 +19,7 @@ from bids_app.metrics import dice, lesion_wise
 from bids_app.model.layout import from_network_layout
 from bids_app.model.network import MultiSequenceUNet
 from bids_app.postprocess import PostprocessOptions, postprocess
-from bids_app.sliding_window import sliding_window
+from bids_app.sliding_window import mirror_averaged, sliding_window
 from bids_app.training.subjects import TrainingSubject
 
 
@@ -63,13 +63,11 @@ def predict_subject(
         coverage = window[:, n_slots:] > 0.5 if with_coverage else None
         return model(window[:, :n_slots], presence.expand(batch, n_slots), coverage).logits[0]
 
-    def mirrored(window: torch.Tensor) -> torch.Tensor:
-        # Dimension 3 is left-right in the network layout, as in LesionPredictor's mirror.
-        return (forward(window) + forward(window.flip(3)).flip(3)) / 2
-
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
     with torch.inference_mode(), autocast:
-        logits = sliding_window(mirrored if tta else forward, volume, config.patch_size[2])
+        logits = sliding_window(
+            mirror_averaged(forward) if tta else forward, volume, config.patch_size[2]
+        )
     probability = torch.softmax(logits.float(), dim=0)[1]
     return from_network_layout(probability.cpu().numpy()).astype(np.float32)
 
