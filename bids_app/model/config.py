@@ -71,6 +71,12 @@ class ModelConfig:
         Output classes (background, lesion).
     deep_supervision : bool
         During training, also return the logits of the second-finest decoder level.
+    fuse_skips : bool
+        Mix every present slot's encoder features into the decoder's skip connections (beyond
+        the paper, whose skips come from T2Sag alone): at each level the skip is
+        ``t2sag + gate * (mean of the present slots' features - t2sag)``, one learnt gate per
+        channel, initialised at 0 (the paper's skips), so that a lesion faint on T2Sag but clear
+        on another sequence can be located at full resolution, not only from the bottleneck.
     """
 
     slots: tuple[Slot, ...] = SLOTS
@@ -83,6 +89,7 @@ class ModelConfig:
     latent_noise: bool = False
     n_classes: int = 2
     deep_supervision: bool = True
+    fuse_skips: bool = False
 
     def __post_init__(self) -> None:
         slots = _slots(self.slots, 'slots')
@@ -182,7 +189,7 @@ class Variant:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
-#: The paper's variants (and coverage-aware imputation, beyond it) as config values.
+#: The paper's variants, and beyond it coverage-aware imputation and skip fusion, as config values.
 VARIANTS: dict[str, Variant] = {
     'baseline': Variant(
         'T2Sag only, a single encoder', {'slots': (Slot.T2Sag,), 'imputation': 'none'}
@@ -201,6 +208,10 @@ VARIANTS: dict[str, Variant] = {
     'coverage-imputation': Variant(
         'mean imputation per bottleneck voxel, following each field of view',
         {'imputation': 'coverage'},
+    ),
+    'skip-fusion': Variant(
+        'mean imputation, every present slot also mixed into the skip connections',
+        {'fuse_skips': True},
     ),
 }
 

@@ -1,4 +1,5 @@
-"""Mean imputation of missing slots' bottleneck features, its exact folding, and latent noise.
+"""Mean imputation of missing slots' bottleneck features, its exact folding, skip mixing, and
+latent noise.
 
 Features are stacked per slot: ``(B, S, C, z, x, y)`` with ``S`` the model's slots in
 :data:`bids_app.slots.SLOTS` order and T2Sag at index 0.
@@ -97,6 +98,28 @@ def fold_fusion_weight(weight: torch.Tensor, present: Sequence[int], n_slots: in
         extra = per_slot[:, missing].sum(dim=1, keepdim=True) / len(present)
         folded = folded + extra
     return folded.reshape(weight.shape[0], -1, *weight.shape[2:])
+
+
+def mix_skip(t2sag: torch.Tensor, present_mean: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """A skip connection with the present slots mixed in: ``t2sag + gate * (mean - t2sag)``.
+
+    Mean imputation of the absent slots followed by an average over every slot gives the mean of
+    the present ones, so ``gate = 1`` is mean imputation of the skip and ``gate = 0`` T2Sag's own
+    skip (the paper). With T2Sag alone the mean is T2Sag's features and the skip is unchanged.
+
+    Parameters
+    ----------
+    t2sag, present_mean : Tensor, shape (B, C, z, x, y)
+        T2Sag's encoder features at one level and the mean of every present slot's.
+    gate : Tensor, shape (C,)
+
+    Examples
+    --------
+    >>> t2, mean = torch.zeros(1, 2, 1, 1, 1), torch.ones(1, 2, 1, 1, 1)
+    >>> mix_skip(t2, mean, torch.tensor([0.0, 0.25])).flatten().tolist()
+    [0.0, 0.25]
+    """
+    return t2sag + gate.view(1, -1, 1, 1, 1) * (present_mean - t2sag)
 
 
 def sample_latent_noise(

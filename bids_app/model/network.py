@@ -19,6 +19,7 @@ from bids_app.model.imputation import (
     bottleneck_presence,
     fold_fusion_weight,
     impute_mean,
+    mix_skip,
     sample_latent_noise,
 )
 from bids_app.model.layout import xyz_to_zxy
@@ -26,6 +27,9 @@ from bids_app.slots import Slot
 
 #: Number of decoder outputs used for deep supervision (the two finest levels).
 N_SUPERVISED = 2
+
+#: The samples (batch rows) that have one slot, and that slot's encoder features at every level.
+_SlotLevels = tuple[torch.Tensor, list[torch.Tensor]]
 
 
 @dataclass
@@ -48,7 +52,8 @@ class UNetOutput:
 
 
 class MultiSequenceUNet(nn.Module):
-    """Encoders per slot, concatenation + one 3x3x3 fusion convolution, decoder with T2Sag skips.
+    """Encoders per slot, concatenation + one 3x3x3 fusion convolution, decoder with T2Sag skips
+    (with every present slot mixed in when ``config.fuse_skips``).
 
     Parameters
     ----------
@@ -65,6 +70,10 @@ class MultiSequenceUNet(nn.Module):
         width = config.widths[-1]
         self.fusion = ConvNormAct(len(config.slots) * width, width)
         self.decoder = Decoder(config.widths, strides, config.n_classes, N_SUPERVISED)
+        if config.fuse_skips:
+            self.skip_gates = nn.ParameterList(
+                nn.Parameter(torch.zeros(w)) for w in config.widths[:-1]
+            )
         for slot in config.freeze_encoders:
             self.encoders[str(slot)].requires_grad_(False)
 
@@ -114,25 +123,34 @@ class MultiSequenceUNet(nn.Module):
         self, images: torch.Tensor, presence: torch.Tensor
     ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Run each slot's encoder on the samples that have that slot, and only those."""
-        skips: list[torch.Tensor] = []
-        per_slot = []
+        per_slot: list[_SlotLevels | None] = []
         for s, slot in enumerate(self.config.slots):
             rows = presence[:, s].nonzero().squeeze(1)
-            if rows.numel() == 0:
-                per_slot.append(None)
-                continue
-            levels = self.encoders[str(slot)](images[rows, s : s + 1])
-            if s == 0:
-                skips = levels[:-1]
-            per_slot.append((rows, levels[-1]))
-        reference = per_slot[0][1]
-        stacked = []
-        for entry in per_slot:
-            full = reference.new_zeros(images.shape[0], *reference.shape[1:])
-            if entry is not None:
-                full = full.index_copy(0, entry[0], entry[1])
-            stacked.append(full)
+            per_slot.append(
+                None
+                if rows.numel() == 0
+                else (rows, self.encoders[str(slot)](images[rows, s : s + 1]))
+            )
+        t2sag = per_slot[0][1]
+        skips = t2sag[:-1]
+        if self.config.fuse_skips:
+            count = presence.sum(dim=1).to(skips[0].dtype).view(-1, 1, 1, 1, 1)
+            skips = [
+                mix_skip(skip, sum(_full_batch(e, level, skip) for e in per_slot) / count, gate)
+                for level, (skip, gate) in enumerate(zip(skips, self.skip_gates, strict=True))
+            ]
+        stacked = [_full_batch(entry, -1, t2sag[-1]) for entry in per_slot]
         return skips, torch.stack(stacked, dim=1)
+
+
+def _full_batch(entry: _SlotLevels | None, level: int, like: torch.Tensor) -> torch.Tensor:
+    """One slot's features at one level for the whole batch (``like``'s shape; T2Sag has every
+    sample), zeros for the samples without the slot."""
+    full = like.new_zeros(like.shape)
+    if entry is None:
+        return full
+    rows, levels = entry
+    return full.index_copy(0, rows, levels[level])
 
 
 class FoldedUNet(nn.Module):
@@ -156,6 +174,7 @@ class FoldedUNet(nn.Module):
         self.slots = tuple(s for s in model_slots if s in set(slots))
         self.encoders = nn.ModuleList(model.encoders[str(s)] for s in self.slots)
         self.decoder = model.decoder
+        self.skip_gates = model.skip_gates if model.config.fuse_skips else None
         present = [model_slots.index(s) for s in self.slots]
         self.fusion = copy.deepcopy(model.fusion)
         conv = model.fusion.conv
@@ -185,14 +204,15 @@ class FoldedUNet(nn.Module):
         -------
         Tensor, shape (B, n_classes, z, x, y)
         """
-        skips: list[torch.Tensor] = []
-        bottlenecks = []
-        for p, encoder in enumerate(self.encoders):
-            levels = encoder(images[:, p : p + 1])
-            if p == 0:
-                skips = levels[:-1]
-            bottlenecks.append(levels[-1])
-        return self.decoder(self.fusion(torch.cat(bottlenecks, dim=1)), skips, 1)[0]
+        per_slot = [encoder(images[:, p : p + 1]) for p, encoder in enumerate(self.encoders)]
+        skips = per_slot[0][:-1]
+        if self.skip_gates is not None:
+            skips = [
+                mix_skip(skip, sum(levels[level] for levels in per_slot) / len(per_slot), gate)
+                for level, (skip, gate) in enumerate(zip(skips, self.skip_gates, strict=True))
+            ]
+        bottlenecks = torch.cat([levels[-1] for levels in per_slot], dim=1)
+        return self.decoder(self.fusion(bottlenecks), skips, 1)[0]
 
 
 def init_encoder_from(model: MultiSequenceUNet, source: MultiSequenceUNet, slot: Slot) -> None:

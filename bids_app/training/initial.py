@@ -58,5 +58,16 @@ def init_weights_from(model: MultiSequenceUNet, model_dir: Path) -> None:
             f"{list(theirs.widths)} differ from this run's {[str(s) for s in mine.slots]} and "
             f'{list(mine.widths)}; pass the same --slots and --widths'
         )
-    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
+    weights = {k: v.float() for k, v in source.state_dict().items()}
+    if mine.fuse_skips and not theirs.fuse_skips:
+        # skip gates at 0 give the source's skips: the run starts from the source's outputs
+        gates = {k: v for k, v in model.state_dict().items() if k.startswith('skip_gates.')}
+        weights.update(gates)
+        logger.info('skip-fusion gates start at 0 (%s has none)', model_dir)
+    elif theirs.fuse_skips and not mine.fuse_skips:
+        raise UsageError(
+            f'--init-weights {model_dir} mixes slots into its skips (variant skip-fusion); '
+            'pass --variant skip-fusion'
+        )
+    model.load_state_dict(weights)
     logger.info('all weights initialised from %s', model_dir)

@@ -38,6 +38,7 @@ def test_variants_differ_only_where_the_paper_says() -> None:
         'distillation': {'distill_weight'},
         'feature-augmentation': {'slots', 'imputation', 'latent_noise'},
         'coverage-imputation': {'imputation'},
+        'skip-fusion': {'fuse_skips'},
     }
     assert variant_config('distillation').distill_weight == 0.1
     assert variant_config('mean-imputation').slots == SLOTS

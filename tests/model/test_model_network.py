@@ -157,3 +157,66 @@ def test_block_norm_is_instance_norm() -> None:
     x = torch.randn(2, 3, 4, 5, 6)
     expected = torch.nn.functional.instance_norm(x, weight=norm.weight, bias=norm.bias, eps=1e-5)
     torch.testing.assert_close(norm(x), expected)
+
+
+def _fused_with_open_gates(tiny_config) -> MultiSequenceUNet:
+    """A skip-fusion model whose gates are non-zero (as after training)."""
+    model = MultiSequenceUNet(tiny_config('skip-fusion')).eval()
+    with torch.no_grad():
+        for gate in model.skip_gates:
+            gate.uniform_(0.2, 1.0)
+    return model
+
+
+def test_skip_fusion_with_closed_gates_is_the_papers_network(tiny_config) -> None:
+    plain = MultiSequenceUNet(tiny_config()).eval()
+    fused = MultiSequenceUNet(tiny_config('skip-fusion')).eval()
+    fused.load_state_dict({**fused.state_dict(), **plain.state_dict()})
+    images, presence = _images(2), torch.tensor([[1, 1, 0, 1, 0, 0], [1, 0, 0, 0, 0, 0]]).bool()
+    with torch.no_grad():
+        assert torch.equal(fused(images, presence).logits[0], plain(images, presence).logits[0])
+
+
+def test_skip_fusion_mixes_the_present_slots_into_the_skips(tiny_config) -> None:
+    model = _fused_with_open_gates(tiny_config)
+    images = _images(1)
+    t2sag_only = torch.tensor([[1, 0, 0, 0, 0, 0]], dtype=torch.bool)
+    with_stir = torch.tensor([[1, 1, 0, 0, 0, 0]], dtype=torch.bool)
+    captured = []
+    model.decoder.register_forward_hook(lambda _m, args, _o: captured.append(args[1]))
+    with torch.no_grad():
+        model(images, t2sag_only)
+        model(images, with_stir)
+        t2sag = model.encoders['T2Sag'](images[:, :1])
+        stir = model.encoders['STIR'](images[:, 1:2])
+    for level, gate in enumerate(model.skip_gates):
+        # T2Sag alone: its own skips whatever the gates
+        torch.testing.assert_close(captured[0][level], t2sag[level])
+        # with STIR: t2sag + gate * (mean - t2sag), the mean over the two present slots
+        mean = (t2sag[level] + stir[level]) / 2
+        expected = t2sag[level] + gate.view(1, -1, 1, 1, 1) * (mean - t2sag[level])
+        torch.testing.assert_close(captured[1][level], expected)
+
+
+def test_skip_fusion_mixed_batch_equals_samples_run_alone(tiny_config) -> None:
+    model = _fused_with_open_gates(tiny_config)
+    images = _images(3)
+    presence = torch.tensor(
+        [[1, 1, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0], [1, 0, 1, 1, 0, 1]], dtype=torch.bool
+    )
+    with torch.no_grad():
+        batch = model(images, presence).logits[0]
+        alone = [model(images[i : i + 1], presence[i : i + 1]).logits[0] for i in range(3)]
+    torch.testing.assert_close(batch, torch.cat(alone), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('present', [(0,), (0, 2), (0, 1, 3, 5)])
+def test_skip_fusion_folded_equals_unfolded(tiny_config, present: tuple[int, ...]) -> None:
+    model = _fused_with_open_gates(tiny_config)
+    images = _images(2)
+    presence = torch.zeros(2, 6, dtype=torch.bool)
+    presence[:, list(present)] = True
+    with torch.no_grad():
+        reference = model(images, presence).logits[0]
+        fast = FoldedUNet(model, [SLOTS[i] for i in present])(images[:, list(present)])
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)

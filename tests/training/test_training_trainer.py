@@ -156,6 +156,23 @@ def test_init_weights_fine_tunes_from_a_whole_model(frames, tiny_train_config, t
         assert torch.equal(value, tuned.state_dict()[key]), key
 
 
+def test_skip_fusion_fine_tunes_from_a_model_without_it(frames, tiny_train_config, tmp_path):
+    train(frames, tiny_train_config(iterations=2, val_fraction=0), tmp_path / 'first')
+    config = tiny_train_config(
+        variant='skip-fusion', init_weights=str(tmp_path / 'first'), iterations=1, lr=0.0
+    )
+    train(frames, config, tmp_path / 'fused')  # lr 0: the source's weights, gates at 0
+    first, _ = load_model_dir(tmp_path / 'first')
+    fused, card = load_model_dir(tmp_path / 'fused')
+    assert card['model_config']['fuse_skips'] is True
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, fused.state_dict()[key]), key
+    assert all(not gate.any() for gate in fused.skip_gates)
+    back = tiny_train_config(init_weights=str(tmp_path / 'fused'), iterations=1)
+    with pytest.raises(UsageError, match='pass --variant skip-fusion'):
+        train(frames, back, tmp_path / 'back')
+
+
 def test_init_weights_refuses_other_slots(frames, tiny_train_config, tmp_path):
     train(frames, tiny_train_config(variant='baseline', iterations=1), tmp_path / 'base')
     config = tiny_train_config(init_weights=str(tmp_path / 'base'), iterations=1)
