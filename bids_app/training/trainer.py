@@ -182,8 +182,9 @@ def train(
         state = load_checkpoint(latest, config)
         if state['split'] != {'train': train_names, 'val': val_names}:
             raise UsageError(
-                f'{latest}: the subjects changed since the run began; resume with the same '
-                'labelled dataset or train into another folder'
+                f'{latest}: the training/validation split changed since the run began (its '
+                'subjects, or their people in participants.tsv); resume with the same labelled '
+                'dataset or train into another folder'
             )
         model.load_state_dict(state['model'])
         optimizer.load_state_dict(state['optimizer'])

@@ -95,6 +95,18 @@ def test_resume_with_other_settings_is_refused(frames, tiny_train_config, tmp_pa
         train(frames, tiny_train_config(iterations=2, lr=0.02), tmp_path / 'm', resume=True)
 
 
+def test_resume_after_the_people_changed_is_refused(frames, tiny_train_config, tmp_path):
+    config = tiny_train_config(iterations=2)
+    train(frames, config, tmp_path / 'm', stop_after=1)
+    lines = (tmp_path / 'm' / 'split.tsv').read_text().splitlines()[1:]
+    subset = dict(line.split('\t') for line in lines)
+    (val,) = [n for n, part in subset.items() if part == 'validation']
+    other = next(n for n, part in subset.items() if part == 'train')
+    # the validation subject now shares a person with a training one: any draw differs
+    with pytest.raises(UsageError, match='split changed since the run began'):
+        train(frames, config, tmp_path / 'm', resume=True, groups={val: 'p', other: 'p'})
+
+
 def test_no_labelled_subject_is_a_dataset_error(frames, tiny_train_config, tmp_path):
     for frame in frames.values():
         frame.labels = None
