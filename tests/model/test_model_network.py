@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bids_app.model.network import FoldedUNet, MultiSequenceUNet, init_encoder_from
+from bids_app.model.network import (
+    GATE_SCALE,
+    FoldedUNet,
+    MultiSequenceUNet,
+    init_encoder_from,
+    skip_gates,
+)
 from bids_app.slots import SLOTS, Slot
 
 Z, X, Y = 32, 16, 16  # the tiny patch of conftest, network layout
@@ -164,7 +170,7 @@ def _fused_with_open_gates(tiny_config) -> MultiSequenceUNet:
     model = MultiSequenceUNet(tiny_config('skip-fusion')).eval()
     with torch.no_grad():
         for gate in model.skip_gates:
-            gate.uniform_(0.2, 1.0)
+            gate.uniform_(0.2 / GATE_SCALE, 1.0 / GATE_SCALE)
     return model
 
 
@@ -189,7 +195,7 @@ def test_skip_fusion_mixes_the_present_slots_into_the_skips(tiny_config) -> None
         model(images, with_stir)
         t2sag = model.encoders['T2Sag'](images[:, :1])
         stir = model.encoders['STIR'](images[:, 1:2])
-    for level, gate in enumerate(model.skip_gates):
+    for level, gate in enumerate(skip_gates(model)):
         # T2Sag alone: its own skips whatever the gates
         torch.testing.assert_close(captured[0][level], t2sag[level])
         # with STIR: t2sag + gate * (mean - t2sag), the mean over the two present slots
