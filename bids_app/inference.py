@@ -149,7 +149,7 @@ class LesionPredictor:
             images.append(to_network_layout(normalise_intensity(crop, coverage.get(slot))))
         volume = torch.from_numpy(np.stack(images)).to(self.device)
         forward = self._forward(given)
-        if self.model.config.imputation == 'coverage':
+        if self._uses_coverage:
             volume = torch.cat([volume, self._coverage_channels(given, coverage, shape)])
         autocast = (
             torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -213,13 +213,28 @@ class LesionPredictor:
                 cover[:, rows] = window[:, n_given:] > 0.5
                 return self.model(images, presence, cover).logits[0]
 
+        elif self.model.config.fuse_skips:
+            folded, n_given = self._folded_for(given), len(given)
+
+            def run(window: torch.Tensor) -> torch.Tensor:
+                return folded(window[:, :n_given], window[:, n_given:] > 0.5)
+
         else:
-            if given not in self._folded:
-                self._folded[given] = inference_layout(FoldedUNet(self.model, given))
-            run = self._folded[given]
+            run = self._folded_for(given)
         if not self.tta:
             return run
         return mirror_averaged(run)
+
+    def _folded_for(self, given: tuple[Slot, ...]) -> FoldedUNet:
+        if given not in self._folded:
+            self._folded[given] = inference_layout(FoldedUNet(self.model, given))
+        return self._folded[given]
+
+    @property
+    def _uses_coverage(self) -> bool:
+        """Whether the network reads the fields of view (coverage channels after the images)."""
+        config = self.model.config
+        return config.imputation == 'coverage' or config.fuse_skips
 
     def _coverage_channels(
         self, given: tuple[Slot, ...], coverage: Mapping[Slot, NDArray], shape: tuple[int, ...]

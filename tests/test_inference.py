@@ -195,6 +195,29 @@ def test_coverage_model_with_full_coverage_equals_mean(tmp_path: Path) -> None:
     assert not np.allclose(predictor.predict(crops, half), with_cov, atol=1e-4)
 
 
+def test_skip_fusion_predictor_mixes_slots_only_where_they_cover(tmp_path: Path) -> None:
+    predictor = LesionPredictor.from_model_dir(_save_tiny(tmp_path, 'skip-fusion'), 'cpu')
+    with torch.no_grad():
+        for gate in predictor.model.skip_gates:
+            gate.fill_(0.1)
+    crops = _crops(32, ('T2Sag', 'T2starAx'))
+    cover = {'T2Sag': np.ones(32, bool), 'T2starAx': np.arange(32) < 12}
+    probability = predictor.predict(crops, cover)
+    images = torch.zeros(1, 6, 32, 16, 16)
+    coverage = torch.zeros(1, 6, 32, dtype=torch.bool)
+    for s, crop in crops.items():
+        index = predictor.slots.index(Slot(s))
+        z_cover = np.broadcast_to(cover[s], crop.shape)
+        images[0, index] = torch.from_numpy(to_network_layout(normalise_intensity(crop, z_cover)))
+        coverage[0, index] = torch.from_numpy(cover[s])
+    presence = torch.tensor([[1, 0, 1, 0, 0, 0]], dtype=torch.bool)
+    with torch.no_grad():
+        logits = predictor.model(images, presence, coverage).logits[0]
+    expected = from_network_layout(torch.softmax(logits, 1)[0, 1].numpy())
+    np.testing.assert_allclose(probability, expected, atol=1e-5)
+    assert not np.allclose(probability, predictor.predict(crops), atol=1e-4)
+
+
 def test_bfloat16_falls_back_when_unsupported(tmp_path: Path, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         predictor = LesionPredictor.from_model_dir(

@@ -34,19 +34,32 @@ def impute_mean(features: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
     Tensor, shape (B, S, C, z, x, y)
         Present slots unchanged, absent slots equal to the mean of the present ones.
     """
-    weight = presence.to(features.dtype)
-    weight = weight.reshape(*weight.shape[:2], 1, *weight.shape[2:])
-    weight = weight.reshape(*weight.shape, *([1] * (features.ndim - weight.ndim)))
+    weight = _slot_weight(features, presence)
     mean = (features * weight).sum(dim=1, keepdim=True) / weight.sum(dim=1, keepdim=True)
     return torch.where(weight.bool(), features, mean)
 
 
-def bottleneck_presence(
-    presence: torch.Tensor, coverage: torch.Tensor, bottleneck_shape: Sequence[int]
-) -> torch.Tensor:
-    """Per-bottleneck-voxel presence from per-slot coverage (coverage-aware imputation).
+def present_mean(features: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
+    """Mean of the present slots' features, ``(B, C, z, x, y)``; arguments as :func:`impute_mean`
+    (the mean over every slot after mean imputation)."""
+    weight = _slot_weight(features, presence)
+    return (features * weight).sum(dim=1) / weight.sum(dim=1)
 
-    A bottleneck voxel counts as covered by a slot when at least half of the input voxels it
+
+def _slot_weight(features: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
+    """``presence`` as 0/1 of the features' dtype, broadcastable to ``(B, S, C, z, x, y)``."""
+    weight = presence.to(features.dtype)
+    weight = weight.reshape(*weight.shape[:2], 1, *weight.shape[2:])
+    return weight.reshape(*weight.shape, *([1] * (features.ndim - weight.ndim)))
+
+
+def voxel_presence(
+    presence: torch.Tensor, coverage: torch.Tensor, level_shape: Sequence[int]
+) -> torch.Tensor:
+    """Per-voxel presence at one feature level from per-slot coverage (coverage-aware imputation
+    at the bottleneck, skip fusion at every level).
+
+    A feature voxel counts as covered by a slot when at least half of the input voxels it
     summarises are covered. T2Sag (index 0) counts as present everywhere: it defines the frame.
 
     Parameters
@@ -54,8 +67,8 @@ def bottleneck_presence(
     presence : Tensor of bool, shape (B, S)
     coverage : Tensor of bool, shape (B, S, z, x, y) or (B, S, z)
         Coverage of each slot's field of view on the patch (network layout, z first).
-    bottleneck_shape : (int, int, int)
-        ``(z, x, y)`` size of the bottleneck.
+    level_shape : (int, int, int)
+        ``(z, x, y)`` size of the feature level.
 
     Returns
     -------
@@ -64,7 +77,7 @@ def bottleneck_presence(
     cov = coverage.to(torch.float32)
     if cov.ndim == 3:
         cov = cov[..., None, None].expand(*cov.shape, 1, 1)
-    fraction = F.adaptive_avg_pool3d(cov, tuple(bottleneck_shape))
+    fraction = F.adaptive_avg_pool3d(cov, tuple(level_shape))
     voxel = (fraction >= 0.5) & presence[:, :, None, None, None]
     voxel[:, 0] = True
     return voxel

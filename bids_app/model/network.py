@@ -16,11 +16,12 @@ from torch import nn
 from bids_app.model.blocks import NEGATIVE_SLOPE, Conv3d, ConvNormAct, Decoder, Encoder
 from bids_app.model.config import ModelConfig
 from bids_app.model.imputation import (
-    bottleneck_presence,
     fold_fusion_weight,
     impute_mean,
     mix_skip,
+    present_mean,
     sample_latent_noise,
+    voxel_presence,
 )
 from bids_app.model.layout import xyz_to_zxy
 from bids_app.slots import Slot
@@ -98,7 +99,8 @@ class MultiSequenceUNet(nn.Module):
             Present slots per sample; default all. T2Sag must be present in every sample, and with
             ``imputation='none'`` every slot.
         coverage : Tensor of bool, shape (B, S, z, x, y) or (B, S, z), optional
-            Field-of-view coverage, used only with ``imputation='coverage'``.
+            Field-of-view coverage, used with ``imputation='coverage'`` (bottleneck) and
+            ``fuse_skips`` (a slot is mixed into a skip only where it covers); default all.
         """
         n_batch, n_slots = images.shape[:2]
         if presence is None:
@@ -109,25 +111,26 @@ class MultiSequenceUNet(nn.Module):
         if self.config.imputation == 'none' and not bool(presence.all()):
             raise ValueError(f'this model needs every one of its slots {list(self.config.slots)}')
 
-        skips, features = self._encode(images, presence)
+        if coverage is not None:
+            coverage = coverage.to(images.device)
+        skips, features = self._encode(images, presence, coverage)
         if self.training and self.config.latent_noise:
             noise = sample_latent_noise(
                 features.shape, device=features.device, dtype=features.dtype
             )
             features = F.leaky_relu(features + noise, NEGATIVE_SLOPE)
-        voxel_presence = presence
+        present = presence
         if self.config.imputation == 'coverage' and coverage is not None:
-            voxel_presence = bottleneck_presence(
-                presence, coverage.to(images.device), features.shape[3:]
-            )
-        fused = self.fusion(impute_mean(features, voxel_presence).flatten(1, 2))
+            present = voxel_presence(presence, coverage, features.shape[3:])
+        fused = self.fusion(impute_mean(features, present).flatten(1, 2))
         n_outputs = N_SUPERVISED if self.training and self.config.deep_supervision else 1
         return UNetOutput(self.decoder(fused, skips, n_outputs), features, presence)
 
     def _encode(
-        self, images: torch.Tensor, presence: torch.Tensor
+        self, images: torch.Tensor, presence: torch.Tensor, coverage: torch.Tensor | None
     ) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Run each slot's encoder on the samples that have that slot, and only those."""
+        """Run each slot's encoder on the samples that have that slot, and only those; the skips
+        and the stacked bottleneck features."""
         per_slot: list[_SlotLevels | None] = []
         for s, slot in enumerate(self.config.slots):
             rows = presence[:, s].nonzero().squeeze(1)
@@ -139,13 +142,47 @@ class MultiSequenceUNet(nn.Module):
         t2sag = per_slot[0][1]
         skips = t2sag[:-1]
         if self.config.fuse_skips:
-            count = presence.sum(dim=1).to(skips[0].dtype).view(-1, 1, 1, 1, 1)
-            skips = [
-                mix_skip(skip, sum(_full_batch(e, level, skip) for e in per_slot) / count, gate)
-                for level, (skip, gate) in enumerate(zip(skips, skip_gates(self), strict=True))
+            given = [s for s, entry in enumerate(per_slot) if entry is not None]
+            levels = [
+                [_full_batch(per_slot[s], level, skip) for s in given]
+                for level, skip in enumerate(skips)
             ]
+            skips = mixed_skips(
+                levels,
+                presence[:, given],
+                None if coverage is None else coverage[:, given],
+                skip_gates(self),
+            )
         stacked = [_full_batch(entry, -1, t2sag[-1]) for entry in per_slot]
         return skips, torch.stack(stacked, dim=1)
+
+
+def mixed_skips(
+    levels: Sequence[Sequence[torch.Tensor]],
+    presence: torch.Tensor,
+    coverage: torch.Tensor | None,
+    gates: Sequence[torch.Tensor],
+) -> list[torch.Tensor]:
+    """Skip fusion: each level's T2Sag features with the present slots' mean mixed in.
+
+    Parameters
+    ----------
+    levels : sequence (per level) of sequence (per slot, T2Sag first) of Tensor (B, C, z, x, y)
+        Encoder features; values of a sample that lacks a slot are ignored.
+    presence : Tensor of bool, shape (B, P)
+    coverage : Tensor of bool, shape (B, P, z, x, y) or (B, P, z), optional
+        A slot counts only where it covers (:func:`voxel_presence`), so that outside a short
+        field of view the skip is T2Sag's own.
+    gates : sequence of Tensor (C,)
+    """
+    out = []
+    for features, gate in zip(levels, gates, strict=True):
+        stacked = torch.stack(list(features), dim=1)
+        present = presence
+        if coverage is not None:
+            present = voxel_presence(presence, coverage, stacked.shape[3:])
+        out.append(mix_skip(stacked[:, 0], present_mean(stacked, present), gate))
+    return out
 
 
 def skip_gates(model: nn.Module) -> list[torch.Tensor]:
@@ -202,13 +239,15 @@ class FoldedUNet(nn.Module):
             self.fusion[0].bias.copy_(conv.bias)
         self.eval()
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, coverage: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of the finest level.
 
         Parameters
         ----------
         images : Tensor, shape (B, P, z, x, y)
             Normalised crops of the present slots, in ``self.slots`` order.
+        coverage : Tensor of bool, shape (B, P, z, x, y) or (B, P, z), optional
+            Their fields of view, for skip fusion; default all.
 
         Returns
         -------
@@ -217,10 +256,9 @@ class FoldedUNet(nn.Module):
         per_slot = [encoder(images[:, p : p + 1]) for p, encoder in enumerate(self.encoders)]
         skips = per_slot[0][:-1]
         if self.skip_gates is not None:
-            skips = [
-                mix_skip(skip, sum(levels[level] for levels in per_slot) / len(per_slot), gate)
-                for level, (skip, gate) in enumerate(zip(skips, skip_gates(self), strict=True))
-            ]
+            presence = images.new_ones(images.shape[:2], dtype=torch.bool)
+            levels = [[features[level] for features in per_slot] for level in range(len(skips))]
+            skips = mixed_skips(levels, presence, coverage, skip_gates(self))
         bottlenecks = torch.cat([levels[-1] for levels in per_slot], dim=1)
         return self.decoder(self.fusion(bottlenecks), skips, 1)[0]
 

@@ -6,10 +6,10 @@ import torch
 from scipy import stats
 
 from bids_app.model.imputation import (
-    bottleneck_presence,
     fold_fusion_weight,
     impute_mean,
     sample_latent_noise,
+    voxel_presence,
 )
 
 
@@ -40,12 +40,12 @@ def test_voxelwise_presence_imputes_per_voxel() -> None:
     assert out[0, 1, 0, :, 0, 0].tolist() == [3.0, 1.0]
 
 
-def test_bottleneck_presence_from_z_coverage() -> None:
+def test_voxel_presence_from_z_coverage() -> None:
     presence = torch.tensor([[True, True, False]])
     coverage = torch.zeros(1, 3, 32, dtype=torch.bool)
     coverage[0, 1, :20] = True  # slot 1 covers 20 of 32 slices
     coverage[0, 2] = True  # slot 2 absent anyway
-    voxel = bottleneck_presence(presence, coverage, (4, 2, 2))
+    voxel = voxel_presence(presence, coverage, (4, 2, 2))
     assert voxel.shape == (1, 3, 4, 2, 2)
     assert voxel[0, 0].all()  # T2Sag always present
     # 8-slice blocks: fully, fully, half (16..23 has 4 covered -> 0.5), not covered

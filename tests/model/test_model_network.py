@@ -226,3 +226,26 @@ def test_skip_fusion_folded_equals_unfolded(tiny_config, present: tuple[int, ...
         reference = model(images, presence).logits[0]
         fast = FoldedUNet(model, [SLOTS[i] for i in present])(images[:, list(present)])
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_skip_fusion_mixes_a_slot_only_where_it_covers(tiny_config) -> None:
+    model = _fused_with_open_gates(tiny_config)
+    images = _images(1)
+    presence = torch.tensor([[1, 1, 0, 0, 0, 0]], dtype=torch.bool)
+    coverage = torch.zeros(1, 6, Z, dtype=torch.bool)
+    coverage[:, 1, : Z // 2] = True  # STIR covers the lower half of the patch only
+    captured = []
+    model.decoder.register_forward_hook(lambda _m, args, _o: captured.append(args[1]))
+    with torch.no_grad():
+        model(images, presence, coverage)
+        t2sag = model.encoders['T2Sag'](images[:, :1])
+    for level, skip in enumerate(captured[0]):
+        half = skip.shape[2] // 2
+        torch.testing.assert_close(skip[:, :, half:], t2sag[level][:, :, half:])
+        assert not torch.allclose(skip[:, :, :half], t2sag[level][:, :, :half])
+    # the folded network, given the same coverage, agrees
+    folded = FoldedUNet(model, [Slot.T2Sag, Slot.STIR])
+    with torch.no_grad():
+        reference = model(images, presence, coverage).logits[0]
+        fast = folded(images[:, :2], coverage[:, :2])
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
