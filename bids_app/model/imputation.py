@@ -34,9 +34,8 @@ def impute_mean(features: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
     Tensor, shape (B, S, C, z, x, y)
         Present slots unchanged, absent slots equal to the mean of the present ones.
     """
-    weight = _slot_weight(features, presence)
-    mean = (features * weight).sum(dim=1, keepdim=True) / weight.sum(dim=1, keepdim=True)
-    return torch.where(weight.bool(), features, mean)
+    present = _slot_weight(features, presence).bool()
+    return torch.where(present, features, present_mean(features, presence).unsqueeze(1))
 
 
 def present_mean(features: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
@@ -113,7 +112,7 @@ def fold_fusion_weight(weight: torch.Tensor, present: Sequence[int], n_slots: in
     return folded.reshape(weight.shape[0], -1, *weight.shape[2:])
 
 
-def mix_skip(t2sag: torch.Tensor, present_mean: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+def mix_skip(t2sag: torch.Tensor, mean: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
     """A skip connection with the present slots mixed in: ``t2sag + gate * (mean - t2sag)``.
 
     Mean imputation of the absent slots followed by an average over every slot gives the mean of
@@ -122,7 +121,7 @@ def mix_skip(t2sag: torch.Tensor, present_mean: torch.Tensor, gate: torch.Tensor
 
     Parameters
     ----------
-    t2sag, present_mean : Tensor, shape (B, C, z, x, y)
+    t2sag, mean : Tensor, shape (B, C, z, x, y)
         T2Sag's encoder features at one level and the mean of every present slot's.
     gate : Tensor, shape (C,)
 
@@ -132,7 +131,7 @@ def mix_skip(t2sag: torch.Tensor, present_mean: torch.Tensor, gate: torch.Tensor
     >>> mix_skip(t2, mean, torch.tensor([0.0, 0.25])).flatten().tolist()
     [0.0, 0.25]
     """
-    return t2sag + gate.view(1, -1, 1, 1, 1) * (present_mean - t2sag)
+    return t2sag + gate.view(1, -1, 1, 1, 1) * (mean - t2sag)
 
 
 def sample_latent_noise(
