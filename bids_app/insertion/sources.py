@@ -73,8 +73,11 @@ def plan_units(
     """Every subject/session with a sagittal T2w (or, with ``pseudo_sagittal``, an axial T2w or
     T2*w standing in for it) whose images have cord masks.
 
-    A stand-in is the axial image itself, written a second time as ``acq-pseudosag_T2w``: real
-    anatomy for the sagittal encoder where a dataset has only axial scans.
+    A stand-in is the axial image itself, written as ``acq-pseudosag_T2w`` *instead of* its
+    axial slot: real anatomy for the sagittal encoder where a dataset has only axial scans. Kept
+    in both slots, one image would be two sequences that agree voxel for voxel, which no pair of
+    real acquisitions does, and a model would learn to trust the other sequences' features as
+    if they were the sagittal T2w's. The unit's other axial images stay.
     """
     bids_dir, masks_dir = bids_dir.absolute(), masks_dir.absolute()
     layout = index_dataset(bids_dir)
@@ -90,6 +93,7 @@ def plan_units(
             # An axial image stands in for the missing sagittal T2w.
             stand_in = next((i for i in images if i.slot.spec.acquisition == 'axial'), None)
             if stand_in is not None:
+                source.images.remove(stand_in)
                 source.images.insert(
                     0, SourceImage(Slot.T2Sag, stand_in.path, stand_in.mask, True)
                 )

@@ -102,9 +102,11 @@ def test_pseudo_sagittal_and_regions(tmp_path):
     assert main([str(source), str(out), '--copies', '1']) == 2  # no sagittal T2w
     assert main([str(source), str(out), '--copies', '1', '--pseudo-sagittal']) == 0
     stand_in = nib.load(out / 'sub-01ins01/anat/sub-01ins01_acq-pseudosag_T2w.nii.gz')
-    axial = nib.load(out / 'sub-01ins01/anat/sub-01ins01_acq-ax_T2starw.nii.gz')
+    axial = nib.load(source / 'sub-01/anat/sub-01_acq-ax_T2starw.nii.gz')
     assert stand_in.shape == axial.shape
     assert np.allclose(stand_in.affine, axial.affine)
+    # the stand-in takes the axial image's place: never the same image in two slots
+    assert not (out / 'sub-01ins01/anat/sub-01ins01_acq-ax_T2starw.nii.gz').exists()
     halves = {}
     for region in ('upper', 'lower'):
         assert (
@@ -115,6 +117,19 @@ def test_pseudo_sagittal_and_regions(tmp_path):
         halves[region] = image.affine[2, 3], image.shape[2]
     assert halves['upper'][1] + halves['lower'][1] == 8
     assert halves['upper'][0] > halves['lower'][0]
+
+
+def test_pseudo_sagittal_keeps_the_other_axial_images(tmp_path):
+    """With an axial T2*w and an axial T2w, one stands in for the sagittal T2w, the other stays."""
+    source = _dataset(tmp_path / 'src', sagittal=False)
+    for folder in (source / 'sub-01/anat', source / 'derivatives/labels/sub-01/anat'):
+        for path in folder.glob('*T2starw*'):
+            path.with_name(path.name.replace('T2starw', 'T2w')).write_bytes(path.read_bytes())
+    out = tmp_path / 'out'
+    assert main([str(source), str(out), '--copies', '1', '--pseudo-sagittal']) == 0
+    names = sorted(p.name for p in (out / 'sub-01ins01/anat').glob('*.nii.gz'))
+    assert len(names) == 2 and 'sub-01ins01_acq-pseudosag_T2w.nii.gz' in names
+    assert any(name.startswith('sub-01ins01_acq-ax_') for name in names)
 
 
 def test_real_scans(sct_example, tmp_path):
