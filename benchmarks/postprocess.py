@@ -1,10 +1,11 @@
-"""Choose a model's post-processing (threshold, smallest lesion) on its validation subjects.
+"""Choose a model's post-processing (thresholds, smallest lesion) on its validation subjects.
 
 Run as ``python benchmarks/postprocess.py MODEL_DIR FRAMES_DIR [--thresholds ...]
-[--sizes ...]``: ``FRAMES_DIR`` holds the training run's cached cord frames
+[--sizes ...] [--grow ...] [--tta]``: ``FRAMES_DIR`` holds the training run's cached cord frames
 (``<work>/frames/<unit>.npz``) and ``MODEL_DIR/split.tsv`` says which units were held out for
 validation. Each validation unit is predicted once with T2Sag alone and once with all its
-sequences, then post-processed with every threshold x minimum lesion size; the table gives the
+sequences, then post-processed with every threshold x grow threshold (hysteresis: none, and each
+``--grow`` value below the threshold) x minimum lesion size; the table gives the
 validation score that picks the best weights during training (mean of Dice over units with
 lesions and lesion-wise F1 pooled over all units, :func:`bids_app.training.validation.summarise`)
 and the false-positive lesions on the lesion-free units. Never run it on a test set: the model
@@ -38,12 +39,24 @@ def validation_units(model_dir: Path) -> list[str]:
         ]
 
 
+def _grid(thresholds, sizes, grows):
+    """(threshold, size, grow) to score: each threshold alone, then with each grow under it."""
+    for threshold in thresholds:
+        for grow in [None, *sorted(g for g in grows if g < threshold)]:
+            for size in sizes:
+                yield threshold, size, grow
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('model_dir', type=Path)
     parser.add_argument('frames_dir', type=Path)
     parser.add_argument('--thresholds', type=float, nargs='+', default=[0.4, 0.5, 0.6, 0.7])
     parser.add_argument('--sizes', type=float, nargs='+', default=[1.0, 5.0, 10.0, 15.0, 20.0])
+    parser.add_argument(
+        '--grow', type=float, nargs='+', default=[],
+        help='grow thresholds (hysteresis) to try besides none, each with the thresholds above it',
+    )  # fmt: skip
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument(
         '--tta', action='store_true', help='left-right mirroring test-time augmentation'
@@ -64,26 +77,29 @@ def main(argv: list[str] | None = None) -> int:
             predictions[row].append((probability, subject))
     rows = []
     for row_name, items in predictions.items():
-        for threshold in args.thresholds:
-            for size in args.sizes:
-                options = PostprocessOptions(threshold=threshold, min_lesion_mm3=size)
-                scores = [score_subject(p, s, options) for p, s in items]
-                free = [r for r in scores if r['n_ref'] == 0]
-                rows.append({
-                    'row': row_name, 'threshold': threshold, 'min_lesion_mm3': size,
-                    **summarise(scores),
-                    'lesion_free_units': len(free),
-                    'lesion_free_fp': sum(int(r['n_pred']) for r in free),
-                })  # fmt: skip
+        for threshold, size, grow in _grid(args.thresholds, args.sizes, args.grow):
+            options = PostprocessOptions(threshold, size, grow_threshold=grow)
+            scores = [score_subject(p, s, options) for p, s in items]
+            free = [r for r in scores if r['n_ref'] == 0]
+            rows.append({
+                'row': row_name, 'threshold': threshold, 'grow_threshold': options.grow_threshold,
+                'min_lesion_mm3': size, **summarise(scores),
+                'lesion_free_units': len(free),
+                'lesion_free_fp': sum(int(r['n_pred']) for r in free),
+            })  # fmt: skip
     mirror = ', mirroring TTA' if args.tta else ''
     print(
         f'post-processing on the validation units of {args.model_dir} ({len(items)} units, '
         f'{args.threads} threads, CPU{mirror})'
     )
-    print(f'{"row":<14}{"thr":>5}{"min mm3":>9}{"Dice":>7}{"F1":>7}{"score":>7}{"FP free":>9}')
+    print(
+        f'{"row":<14}{"thr":>5}{"grow":>6}{"min mm3":>9}{"Dice":>7}{"F1":>7}{"score":>7}'
+        f'{"FP free":>9}'
+    )
     for r in rows:
         print(
-            f'{r["row"]:<14}{r["threshold"]:>5}{r["min_lesion_mm3"]:>9}{r["dice"]:>7.3f}'
+            f'{r["row"]:<14}{r["threshold"]:>5}{r["grow_threshold"]:>6}{r["min_lesion_mm3"]:>9}'
+            f'{r["dice"]:>7.3f}'
             f'{r["f1"]:>7.3f}{r["score"]:>7.3f}{r["lesion_free_fp"]:>9}'
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

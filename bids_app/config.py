@@ -51,8 +51,9 @@ class RunConfig:
     """Everything one ``sclesion`` invocation was asked to do, built once from the command line.
 
     Saved next to the outputs (``sclesion.toml``) so a run can be understood and repeated.
-    ``threshold``, ``min_lesion_mm3`` and ``tta`` are None unless given: the model card's values,
-    else the built-in ones, apply (:func:`bids_app.postprocess.resolve_options`, ``resolve_tta``).
+    ``threshold``, ``grow_threshold``, ``min_lesion_mm3`` and ``tta`` are None unless given: the
+    model card's values, else the built-in ones, apply
+    (:func:`bids_app.postprocess.resolve_options`, ``resolve_tta``).
     """
 
     bids_dir: Path
@@ -71,6 +72,7 @@ class RunConfig:
     skip_bids_validation: bool = False
     model: str | None = None
     threshold: float | None = None
+    grow_threshold: float | None = None
     min_lesion_mm3: float | None = None
     device: str = 'auto'
     tta: bool | None = None

@@ -33,6 +33,10 @@ SUMMARY_COLUMNS = {
     'centerline_provider': {'Description': 'Centreline provider of each slot, slot:provider'},
     'model': {'Description': 'Model name and the first 12 hex digits of its weights sha256'},
     'threshold': {'Description': 'Probability threshold of the mask'},
+    'grow_threshold': {
+        'Description': 'Hysteresis: each lesion extends over the voxels of at least this '
+        'probability connected to one at the threshold (equal to it: plain thresholding)'
+    },
     'min_lesion_mm3': {
         'Description': 'Smallest lesion kept in the mask (26-connected components below it were '
         'removed)',

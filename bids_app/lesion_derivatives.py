@@ -57,6 +57,7 @@ class LesionOutputRequest:
     model_name: str
     model_sha256: str
     threshold: float
+    grow_threshold: float
     min_lesion_mm3: float
     tta: bool
     precision: str = 'float32'
@@ -123,6 +124,7 @@ def write_lesion_outputs(request: LesionOutputRequest) -> tuple[list[Path], Path
             'Type': 'Lesion',
             'Manual': False,
             'Threshold': request.threshold,
+            'GrowThreshold': request.grow_threshold,
             'MinLesionVolume': request.min_lesion_mm3,
             'Description': 'Binary MS lesion mask on the native T2Sag grid',
             'Sources': [probseg_uri],
@@ -161,6 +163,7 @@ def write_lesion_outputs(request: LesionOutputRequest) -> tuple[list[Path], Path
         'centerline_provider': providers.replace(' ', ''),
         'model': f'{request.model_name}@{request.model_sha256[:12]}',
         'threshold': request.threshold,
+        'grow_threshold': request.grow_threshold,
         'min_lesion_mm3': request.min_lesion_mm3,
         'tta': 'true' if request.tta else 'false',
     }

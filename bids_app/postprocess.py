@@ -1,7 +1,8 @@
-"""From lesion probabilities in the cord frame to a mask: threshold, near the cord, minimum size.
+"""From lesion probabilities in the cord frame to a mask: threshold (with hysteresis), near the
+cord, minimum size.
 
 Pure functions on cord-frame arrays (48 x 48 x Z, axes LAS, 0.5 mm); the options are recorded in
-the outputs' sidecars. :func:`resolve_options` picks the threshold and minimum lesion size, and
+the outputs' sidecars. :func:`resolve_options` picks the thresholds and minimum lesion size, and
 :func:`resolve_tta` whether probabilities average the left-right mirror (a threshold is chosen for
 one way of making probabilities, so the card states both): the command line's, else the model
 card's ``"postprocess"`` entry, else the built-in defaults.
@@ -28,7 +29,12 @@ class PostprocessOptions:
     Parameters
     ----------
     threshold : float
-        A voxel is lesion when its probability is at least this.
+        A lesion holds at least one voxel of at least this probability.
+    grow_threshold : float, optional
+        Hysteresis: a lesion extends over the voxels of at least this probability connected
+        (26-connectivity) to one of at least ``threshold``, so that a confident core keeps the
+        fainter rim the network gives its border. Never above ``threshold``; None (the default)
+        or ``threshold`` itself: plain thresholding. After construction it always holds a number.
     min_lesion_mm3 : float
         Connected lesions (26-connectivity) smaller than this are removed.
     cord_margin_mm : float
@@ -42,11 +48,18 @@ class PostprocessOptions:
     min_lesion_mm3: float = 1.0
     cord_margin_mm: float = 3.0
     centreline_radius_mm: float = 8.0
+    grow_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        grow = self.threshold if self.grow_threshold is None else self.grow_threshold
+        # A command-line --threshold below the card's grow threshold simply thresholds there.
+        object.__setattr__(self, 'grow_threshold', min(grow, self.threshold))
 
 
 #: The model card's optional ``"postprocess"`` keys and the values each may take.
 CARD_KEYS = {
     'threshold': 'strictly between 0 and 1',
+    'grow_threshold': 'strictly between 0 and 1',
     'min_lesion_mm3': 'a finite number of at least 0',
     'tta': 'true or false',
 }
@@ -57,7 +70,7 @@ def _valid(key: str, value: Any) -> bool:
         return isinstance(value, bool)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    if key == 'threshold':
+    if key in ('threshold', 'grow_threshold'):
         return 0.0 < value < 1.0
     return 0.0 <= value < math.inf
 
@@ -104,6 +117,7 @@ def resolve_options(
     card: Mapping[str, Any] | None,
     threshold: float | None = None,
     min_lesion_mm3: float | None = None,
+    grow_threshold: float | None = None,
 ) -> PostprocessOptions:
     """The post-processing to use: each value given here, else the card's, else the default.
 
@@ -111,11 +125,13 @@ def resolve_options(
     ----------
     card : mapping or None
         The model card (``card.json``); its optional ``"postprocess"`` entry holds
-        ``threshold`` and/or ``min_lesion_mm3``. None: no card.
+        ``threshold``, ``grow_threshold`` and/or ``min_lesion_mm3``. None: no card.
     threshold : float, optional
         ``--threshold``, when given.
     min_lesion_mm3 : float, optional
         ``--min-lesion-mm3`` in mm^3, when given.
+    grow_threshold : float, optional
+        ``--grow-threshold``, when given.
 
     Raises
     ------
@@ -126,10 +142,16 @@ def resolve_options(
     --------
     >>> card = {'postprocess': {'threshold': 0.3, 'min_lesion_mm3': 2.0}}
     >>> options = resolve_options(card, min_lesion_mm3=0.0)
-    >>> options.threshold, options.min_lesion_mm3
-    (0.3, 0.0)
+    >>> options.threshold, options.min_lesion_mm3, options.grow_threshold
+    (0.3, 0.0, 0.3)
+    >>> resolve_options({'postprocess': {'threshold': 0.7, 'grow_threshold': 0.3}}).grow_threshold
+    0.3
     """
-    given = {'threshold': threshold, 'min_lesion_mm3': min_lesion_mm3}
+    given = {
+        'threshold': threshold,
+        'min_lesion_mm3': min_lesion_mm3,
+        'grow_threshold': grow_threshold,
+    }
     chosen = {**card_defaults(card), **{k: v for k, v in given.items() if v is not None}}
     chosen.pop('tta', None)
     return PostprocessOptions(**chosen)
@@ -147,6 +169,32 @@ def resolve_tta(card: Mapping[str, Any] | None, tta: bool | None = None) -> bool
     if tta is not None:
         return tta
     return bool(card_defaults(card).get('tta', False))
+
+
+def hysteresis(
+    probability: NDArray[np.floating], threshold: float, grow_threshold: float
+) -> NDArray[np.bool_]:
+    """Voxels of at least ``grow_threshold`` 26-connected to a voxel of at least ``threshold``.
+
+    scipy.ndimage does the labelling; scikit-image's ``apply_hysteresis_threshold`` would add a
+    dependency for these lines and uses strict inequalities and 6-connectivity, where our
+    thresholds are inclusive and lesions 26-connected.
+
+    Examples
+    --------
+    >>> p = np.array([0.2, 0.4, 0.9, 0.4, 0.1, 0.4, 0.4])[:, None, None]
+    >>> hysteresis(p, 0.7, 0.3)[:, 0, 0].astype(int).tolist()
+    [0, 1, 1, 1, 0, 0, 0]
+    """
+    probability = np.asarray(probability)
+    seeds = probability >= threshold
+    if grow_threshold >= threshold:
+        return seeds
+    labels, n = ndimage.label(probability >= grow_threshold, structure=np.ones((3, 3, 3)))
+    keep = np.zeros(n + 1, bool)
+    keep[labels[seeds]] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def remove_small_lesions(mask: NDArray[np.bool_], min_voxels: int) -> NDArray[np.bool_]:
@@ -202,7 +250,8 @@ def postprocess(
     cord_mask: NDArray[np.bool_] | None = None,
     voxel_mm: float = 0.5,
 ) -> NDArray[np.bool_]:
-    """Threshold, keep what lies near the cord, then drop lesions below the minimum size.
+    """Threshold (with hysteresis), keep what lies near the cord, then drop lesions below the
+    minimum size.
 
     Parameters
     ----------
@@ -218,7 +267,7 @@ def postprocess(
     -------
     ndarray of bool, shape (X, Y, Z)
     """
-    mask = np.asarray(probability) >= options.threshold
+    mask = hysteresis(probability, options.threshold, options.grow_threshold)
     if cord_mask is not None:
         mask &= near_cord(np.asarray(cord_mask, bool), options.cord_margin_mm, voxel_mm)
     else:

@@ -1,13 +1,21 @@
-"""Which threshold and minimum lesion size apply: the flag's, else the card's, else built-in."""
+"""Which thresholds and minimum lesion size apply (the flag's, else the card's, else built-in),
+and what hysteresis keeps."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from bids_app.errors import ModelCardError
-from bids_app.postprocess import PostprocessOptions, resolve_options, resolve_tta
+from bids_app.postprocess import (
+    PostprocessOptions,
+    hysteresis,
+    postprocess,
+    resolve_options,
+    resolve_tta,
+)
 
 BOTH = {'postprocess': {'threshold': 0.3, 'min_lesion_mm3': 4}}
 
@@ -43,6 +51,7 @@ def test_flag_beats_card_beats_builtin(card, flags, expected) -> None:
         ({'threshold': 0}, 'threshold is 0, it must be strictly between 0 and 1'),
         ({'threshold': '0.4'}, "threshold is '0.4', it must be strictly between 0 and 1"),
         ({'threshold': True}, 'threshold is True'),
+        ({'grow_threshold': 0.0}, 'grow_threshold is 0.0, it must be strictly between 0 and 1'),
         ({'min_lesion_mm3': -0.5}, 'min_lesion_mm3 is -0.5, it must be a finite number of at'),
         ({'min_lesion_mm3': math.inf}, 'min_lesion_mm3 is inf'),
         ({'min_lesion_mm3': None}, 'min_lesion_mm3 is None'),
@@ -81,3 +90,38 @@ def test_tta_flag_beats_card_beats_off(card, flag, expected) -> None:
             }
         }
     )
+
+
+@pytest.mark.parametrize(
+    ('card', 'flags', 'expected'),
+    [
+        (None, {}, 0.5),  # no growing: the threshold itself
+        ({'postprocess': {'threshold': 0.7, 'grow_threshold': 0.3}}, {}, 0.3),
+        ({'postprocess': {'threshold': 0.7, 'grow_threshold': 0.3}}, {'grow_threshold': 0.5}, 0.5),
+        # a --threshold under the card's grow threshold thresholds there: no growing
+        ({'postprocess': {'threshold': 0.7, 'grow_threshold': 0.3}}, {'threshold': 0.2}, 0.2),
+        ({'postprocess': {'grow_threshold': 0.9}}, {}, 0.5),
+    ],
+)
+def test_grow_threshold_never_above_the_threshold(card, flags, expected) -> None:
+    assert resolve_options(card, **flags).grow_threshold == expected
+
+
+def test_hysteresis_keeps_the_rim_of_a_confident_core_only() -> None:
+    """A 3 x 3 x 3 core at 0.9 inside a 5 x 5 x 5 rim at 0.4, and a lone cube at 0.4."""
+    probability = np.zeros((12, 12, 12), np.float32)
+    probability[1:6, 1:6, 1:6] = 0.4
+    probability[2:5, 2:5, 2:5] = 0.9
+    probability[7:10, 7:10, 7:10] = 0.4
+    probability[6, 6, 6] = 0.4  # touches both only diagonally: 26-connectivity joins them
+    grown = hysteresis(probability, 0.7, 0.3)
+    assert grown.sum() == 125 + 1 + 27
+    probability[6, 6, 6] = 0.0
+    grown = hysteresis(probability, 0.7, 0.3)
+    assert grown.sum() == 125
+    assert grown[1:6, 1:6, 1:6].all()
+    assert (hysteresis(probability, 0.7, 0.7) == (probability >= 0.7)).all()
+    assert hysteresis(probability, 0.95, 0.3).sum() == 0  # no core, nothing grows
+    options = PostprocessOptions(threshold=0.7, min_lesion_mm3=0.0, grow_threshold=0.3)
+    assert postprocess(probability, options).sum() == 125
+    assert postprocess(probability, PostprocessOptions(0.7, 0.0)).sum() == 27

@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="probability threshold of the mask; when not given, the model card's, else 0.5",
     )  # fmt: skip
     parser.add_argument(
+        '--grow-threshold', type=probability,
+        help='hysteresis: lesions extend over connected voxels of at least this probability; '
+        "when not given, the model card's, else the threshold",
+    )  # fmt: skip
+    parser.add_argument(
         '--min-lesion-mm3', type=non_negative_float, metavar='MM3',
         help="lesions smaller than this (mm^3) are removed; when not given, the model card's, "
         'else 1.0',
@@ -151,7 +156,10 @@ def evaluate(args: argparse.Namespace, argv: list[str]) -> int:
     )
     rows = table_rows(predictor.slots, {name: frame_slots(path) for name, path in ready.items()})
     options = resolve_options(
-        predictor.card, threshold=args.threshold, min_lesion_mm3=args.min_lesion_mm3
+        predictor.card,
+        threshold=args.threshold,
+        min_lesion_mm3=args.min_lesion_mm3,
+        grow_threshold=args.grow_threshold,
     )
     evaluations = evaluate_frames(predictor, ready, rows, options)
     table = build_table(rows, evaluations, args.faint_contrast)

@@ -147,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         '"postprocess" value, else 0.5',
     )
     model.add_argument(
+        '--grow-threshold',
+        type=probability,
+        help='hysteresis: a lesion extends over the voxels of at least this probability '
+        "connected to one at the threshold (never above it); when not given, the model card's "
+        '"postprocess" value, else the threshold (plain thresholding)',
+    )
+    model.add_argument(
         '--min-lesion-mm3',
         type=non_negative_float,
         metavar='MM3',

@@ -21,6 +21,7 @@ from typing import Any
 from bids_app import __version__
 from bids_app.derivatives import unit_folder, write_json
 from bids_app.model.card import sha256_file
+from bids_app.postprocess import PostprocessOptions
 from bids_app.workflows.base import InferenceOptions, UnitPlan
 
 RECORD_NAME = 'outputs.json'
@@ -28,6 +29,7 @@ RECORD_NAME = 'outputs.json'
 #: Option -> how the user changes it, for the line that says why a unit is recomputed.
 _OPTIONS = {
     'threshold': '--threshold',
+    'grow_threshold': '--grow-threshold',
     'min_lesion_mm3': '--min-lesion-mm3',
     'tta': '--tta',
     'precision': '--bf16',
@@ -57,6 +59,12 @@ def _inputs(plan: UnitPlan) -> dict[str, list[str]]:
     return files
 
 
+def _growing(postprocess: PostprocessOptions) -> float | None:
+    """The grow threshold, None without growing: a new --threshold alone is one change, not two."""
+    grow = postprocess.grow_threshold
+    return grow if grow is not None and grow < postprocess.threshold else None
+
+
 def settings(
     plan: UnitPlan, inference: InferenceOptions, ignore: tuple[str, ...]
 ) -> dict[str, Any]:
@@ -66,6 +74,7 @@ def settings(
         'model': {'folder': str(inference.model_dir), 'sha256': inference.model_sha256},
         'options': {
             'threshold': inference.postprocess.threshold,
+            'grow_threshold': _growing(inference.postprocess),
             'min_lesion_mm3': inference.postprocess.min_lesion_mm3,
             'tta': inference.tta,
             'precision': inference.precision,
@@ -99,6 +108,8 @@ def write_record(output_dir: Path, plan: UnitPlan, record: Mapping[str, Any]) ->
 
 
 def _shown(value: Any) -> str:
+    if value is None:
+        return 'none'
     if isinstance(value, bool):
         return 'on' if value else 'off'
     if isinstance(value, dict):

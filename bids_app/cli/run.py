@@ -72,6 +72,7 @@ def build_config(args: argparse.Namespace, argv: Sequence[str]) -> RunConfig:
         skip_bids_validation=args.skip_bids_validation,
         model=args.model,
         threshold=args.threshold,
+        grow_threshold=args.grow_threshold,
         min_lesion_mm3=args.min_lesion_mm3,
         device=args.device,
         tta=args.tta,

@@ -134,19 +134,23 @@ def unit_labels(unit: Unit, config: RunConfig) -> list[Path]:
 def inference_options(config: RunConfig) -> InferenceOptions:
     """The model folder (checked once, before any work) and how to run it.
 
-    The threshold and minimum lesion size are the command line's, else the model card's, else
+    The thresholds and minimum lesion size are the command line's, else the model card's, else
     the built-in defaults (:func:`bids_app.postprocess.resolve_options`).
     """
     model_dir = resolve_model_dir(config.model)
     _, card = load_model_dir(model_dir)
     frame = card_frame(card, model_dir / CARD_NAME)
     postprocess = resolve_options(
-        card, threshold=config.threshold, min_lesion_mm3=config.min_lesion_mm3
+        card,
+        threshold=config.threshold,
+        min_lesion_mm3=config.min_lesion_mm3,
+        grow_threshold=config.grow_threshold,
     )
     tta = resolve_tta(card, config.tta)
     logger.info(
-        'post-processing: threshold %g, lesions of at least %g mm^3, mirroring TTA %s',
+        'post-processing: threshold %g grown to %g, lesions of at least %g mm^3, mirroring TTA %s',
         postprocess.threshold,
+        postprocess.grow_threshold,
         postprocess.min_lesion_mm3,
         'on' if tta else 'off',
     )

@@ -27,7 +27,13 @@ from bids_app.slots import Slot
 logger = logging.getLogger(__name__)
 
 #: Columns of the summary and per-lesion TSVs that hold a number (or n/a).
-SUMMARY_NUMBERS = ('n_lesions', 'total_volume_mm3', 'threshold', 'min_lesion_mm3')
+SUMMARY_NUMBERS = (
+    'n_lesions',
+    'total_volume_mm3',
+    'threshold',
+    'grow_threshold',
+    'min_lesion_mm3',
+)
 LESION_NUMBERS = tuple(c for c in COLUMNS if c not in ('name', 'slots_covering'))
 LEVEL_NUMBERS = ('n_lesions', 'volume_mm3')
 

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bids_app.derivatives import SUMMARY_COLUMNS
-from bids_app.group.collect import Status, UnitRecord, read_tsv
+from bids_app.group.collect import SUMMARY_NUMBERS, Status, UnitRecord, read_tsv
 from bids_app.slots import SLOTS
 from bids_app.vertebrae import VERTEBRAE
 
@@ -47,6 +47,7 @@ BASE_COLUMNS: dict[str, dict[str, str]] = {
     'centerline_provider': SUMMARY_COLUMNS['centerline_provider'],
     'model': SUMMARY_COLUMNS['model'],
     'threshold': SUMMARY_COLUMNS['threshold'],
+    'grow_threshold': SUMMARY_COLUMNS['grow_threshold'],
     'min_lesion_mm3': SUMMARY_COLUMNS['min_lesion_mm3'],
     'qc_rating': {
         'Description': 'Visual QC rating (--qc-ratings); fail leaves the unit out of statistics',
@@ -208,7 +209,7 @@ def group_rows(
         }
         for key in ('slots_used', 'centerline_provider', 'model'):
             row[key] = summary.get(key)
-        for key in ('n_lesions', 'total_volume_mm3', 'threshold', 'min_lesion_mm3'):
+        for key in SUMMARY_NUMBERS:
             value = summary.get(key)
             row[key] = float(value) if value is not None else None
         if row['n_lesions'] is not None:

@@ -10,6 +10,7 @@ from nipype.interfaces.base import (
     File,
     SimpleInterface,
     TraitedSpec,
+    isdefined,
     traits,
 )
 
@@ -35,6 +36,10 @@ class _PredictInputSpec(BaseInterfaceInputSpec):
         PostprocessOptions.min_lesion_mm3,
         usedefault=True,
         desc='lesions (26-connected) smaller than this, in mm^3, are removed',
+    )
+    grow_threshold = traits.Float(
+        desc='hysteresis: lesions extend over connected voxels of at least this probability '
+        '(not set: the threshold, plain thresholding)'
     )
 
 
@@ -81,8 +86,11 @@ class PredictLesions(SimpleInterface):
         probability = predictor.predict(
             {s: frame.crops[s] for s in usable}, {s: frame.coverage[s] for s in usable}
         )
+        grow = self.inputs.grow_threshold
         options = PostprocessOptions(
-            threshold=self.inputs.threshold, min_lesion_mm3=self.inputs.min_lesion_mm3
+            threshold=self.inputs.threshold,
+            min_lesion_mm3=self.inputs.min_lesion_mm3,
+            grow_threshold=grow if isdefined(grow) else None,
         )
         cord = frame.cord.astype(bool) if frame.cord is not None else None
         mask = postprocess(probability, options, cord_mask=cord)

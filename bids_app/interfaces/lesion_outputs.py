@@ -30,6 +30,9 @@ class _WriteLesionInputSpec(BaseInterfaceInputSpec):
     model_name = traits.Str(mandatory=True)
     model_sha256 = traits.Str(mandatory=True)
     threshold = traits.Float(mandatory=True, desc='probability threshold of the mask')
+    grow_threshold = traits.Float(
+        mandatory=True, desc='hysteresis: lesions extend over connected voxels of at least this'
+    )
     min_lesion_mm3 = traits.Float(mandatory=True, desc='smallest lesion kept in the mask, mm^3')
     tta = traits.Bool(mandatory=True)
     precision = traits.Str('float32', usedefault=True, desc='precision of the forward pass')
@@ -69,6 +72,7 @@ class WriteLesionOutputs(SimpleInterface):
                 model_name=inputs.model_name,
                 model_sha256=inputs.model_sha256,
                 threshold=inputs.threshold,
+                grow_threshold=inputs.grow_threshold,
                 min_lesion_mm3=inputs.min_lesion_mm3,
                 tta=bool(inputs.tta),
                 precision=inputs.precision,

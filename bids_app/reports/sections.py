@@ -116,8 +116,8 @@ def dropped_slots(cell: str | None) -> dict[str, str]:
 def summary(ctx: UnitContext) -> str:
     """Section 1: slots found and used, providers, model, post-processing, lesion count, volume.
 
-    The threshold, minimum lesion size and test-time augmentation are those the summary TSV records
-    as used (the run's ``--threshold`` may be unset: the model card's value applied).
+    The thresholds, minimum lesion size and test-time augmentation are those the summary TSV
+    records as used (the run's ``--threshold`` may be unset: the model card's value applied).
     """
     unit, prov = ctx.unit, ctx.unit.provenance
     used = set(ctx.frame.slots) if ctx.frame is not None else set()
@@ -140,11 +140,13 @@ def summary(ctx: UnitContext) -> str:
         count = _float(ctx.summary, 'n_lesions')
         volume = _float(ctx.summary, 'total_volume_mm3')
     threshold = _float(ctx.summary, 'threshold')
+    grow = _float(ctx.summary, 'grow_threshold')
     min_lesion = _float(ctx.summary, 'min_lesion_mm3')
     items = [
         ('T2Sag image (native grid)', unit.t2sag.name),
         ('model', f'{model.get("name", "n/a")} (sha256 {sha[:12]})'),
         ('threshold', threshold if threshold is not None else prov.get('threshold') or 'n/a'),
+        ('lesions grown over probabilities of at least', grow if grow is not None else 'n/a'),
         ('smallest lesion kept (mm³)', min_lesion if min_lesion is not None else 'n/a'),
         ('mirroring test-time augmentation', ctx.summary.get('tta') or 'n/a'),
         ('lesions found', count if count is not None else 'n/a'),

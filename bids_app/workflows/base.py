@@ -168,7 +168,7 @@ def init_unit_wf(
         Where Nipype writes this unit's crash files.
     inference : InferenceOptions
         Model folder, device, test-time augmentation, precision, threads, the cord frame and
-        the post-processing (threshold, minimum lesion size) as resolved from the command line
+        the post-processing (thresholds, minimum lesion size) as resolved from the command line
         and the model card.
     name : str, optional
         Workflow name (default: ``sub_<s>[_ses_<t>]_wf``).
@@ -210,6 +210,7 @@ def init_unit_wf(
             precision=inference.precision,
             num_threads=inference.num_threads,
             threshold=inference.postprocess.threshold,
+            grow_threshold=inference.postprocess.grow_threshold,
             min_lesion_mm3=inference.postprocess.min_lesion_mm3,
         ),
         name='predict',
@@ -224,6 +225,7 @@ def init_unit_wf(
             subject=unit.subject,
             session=unit.session or '',
             threshold=inference.postprocess.threshold,
+            grow_threshold=inference.postprocess.grow_threshold,
             min_lesion_mm3=inference.postprocess.min_lesion_mm3,
             tta=inference.tta,
         ),

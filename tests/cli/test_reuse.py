@@ -89,17 +89,17 @@ def test_post_processing_options_recompute(rerun, capsys):
     rerun.run(capsys)
     assert (rerun.row()['threshold'], rerun.row()['min_lesion_mm3']) == ('0.5', '1')
     assert rerun.row()['tta'] == 'false'
-    said = rerun.run(capsys, '--threshold', '0.95', '--min-lesion-mm3', '100', '--tta')
-    assert said == [
-        'sub-001: --threshold changed (0.5 -> 0.95); --min-lesion-mm3 changed (1 -> 100); '
-        '--tta changed (off -> on), recomputing'
+    assert rerun.row()['grow_threshold'] == '0.5'  # no growing: the threshold itself
+    flags = ('--threshold', '0.95', '--grow-threshold', '0.4', '--min-lesion-mm3', '100', '--tta')
+    assert rerun.run(capsys, *flags) == [
+        'sub-001: --threshold changed (0.5 -> 0.95); --grow-threshold changed (none -> 0.4); '
+        '--min-lesion-mm3 changed (1 -> 100); --tta changed (off -> on), recomputing'
     ]
     assert (rerun.row()['threshold'], rerun.row()['min_lesion_mm3']) == ('0.95', '100')
+    assert rerun.row()['grow_threshold'] == '0.4'
     assert rerun.row()['tta'] == 'true'
     assert rerun.probseg()['TestTimeAugmentation'] is True
-    assert rerun.run(capsys, '--threshold', '0.95', '--min-lesion-mm3', '100', '--tta')[
-        0
-    ].endswith('reused (--overwrite recomputes)')
+    assert rerun.run(capsys, *flags)[0].endswith('reused (--overwrite recomputes)')
 
 
 def test_other_weights_in_the_same_model_folder_recompute(rerun, capsys):

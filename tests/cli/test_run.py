@@ -190,10 +190,33 @@ def test_participant_post_processing_and_tta_from_flags_then_card(
     inference = inference_options(config)
     options = inference.postprocess
     assert (options.threshold, options.min_lesion_mm3, inference.tta) == expected
+    assert options.grow_threshold == options.threshold  # no growing unless asked
     # the settings file records what was asked: nothing when the card's value applies
     asked = config.to_dict()
     assert ('min_lesion_mm3' in asked) == ('--min-lesion-mm3' in flags)
     assert ('tta' in asked) == any(f.endswith('-tta') for f in flags)
+
+
+@pytest.mark.parametrize(
+    ('postprocess', 'flags', 'expected'),
+    [
+        ({'threshold': 0.7, 'grow_threshold': 0.3}, [], (0.7, 0.3)),
+        ({'threshold': 0.7, 'grow_threshold': 0.3}, ['--grow-threshold', '0.5'], (0.7, 0.5)),
+        ({'threshold': 0.7, 'grow_threshold': 0.3}, ['--threshold', '0.2'], (0.2, 0.2)),
+        (None, ['--threshold', '0.6', '--grow-threshold', '0.4'], (0.6, 0.4)),
+    ],
+)
+def test_participant_grow_threshold_from_flag_then_card(
+    bids_tree, tiny_model, tmp_path, postprocess, flags, expected
+):
+    from bids_app.cli.parser import build_parser
+    from bids_app.cli.run import build_config
+    from bids_app.cli.workflow import inference_options
+
+    model = _model_with_card(tiny_model, tmp_path / 'model', postprocess)
+    argv = [str(bids_tree(SAG)), str(tmp_path / 'o'), 'participant', '--model', str(model), *flags]
+    options = inference_options(build_config(build_parser().parse_args(argv), argv)).postprocess
+    assert (options.threshold, options.grow_threshold) == expected
 
 
 def test_card_postprocess_out_of_range_is_exit_2_naming_the_card(

@@ -128,7 +128,8 @@ def test_pseudo_sagittal_keeps_the_other_axial_images(tmp_path):
     out = tmp_path / 'out'
     assert main([str(source), str(out), '--copies', '1', '--pseudo-sagittal']) == 0
     names = sorted(p.name for p in (out / 'sub-01ins01/anat').glob('*.nii.gz'))
-    assert len(names) == 2 and 'sub-01ins01_acq-pseudosag_T2w.nii.gz' in names
+    assert len(names) == 2
+    assert 'sub-01ins01_acq-pseudosag_T2w.nii.gz' in names
     assert any(name.startswith('sub-01ins01_acq-ax_') for name in names)
 
 

@@ -45,6 +45,7 @@ def write_finished_unit(out: Path, bids: Path, n_lesions: int) -> None:
         'centerline_provider': 'T2Sag:builtin',
         'model': 'tiny@0123456789ab',
         'threshold': 0.5,
+        'grow_threshold': 0.5,
         'min_lesion_mm3': 1.0,
     }
     write_tsv(_summary(out), [summary], list(SUMMARY_COLUMNS))

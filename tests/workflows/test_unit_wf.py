@@ -13,7 +13,12 @@ from bids_app.workflows.base import InferenceOptions, UnitPlan, init_unit_wf
 
 
 @pytest.mark.parametrize(
-    'postprocess', [PostprocessOptions(), PostprocessOptions(threshold=0.3, min_lesion_mm3=0.0)]
+    'postprocess',
+    [
+        PostprocessOptions(),
+        PostprocessOptions(threshold=0.3, min_lesion_mm3=0.0),
+        PostprocessOptions(threshold=0.7, min_lesion_mm3=20.0, grow_threshold=0.3),
+    ],
 )
 def test_predict_and_sidecars_get_the_resolved_post_processing(tmp_path: Path, postprocess):
     unit = Unit('01', None, {Slot.T2Sag: [tmp_path / 'sub-01_acq-sag_T2w.nii.gz']})
@@ -25,7 +30,7 @@ def test_predict_and_sidecars_get_the_resolved_post_processing(tmp_path: Path, p
         crashdump_dir=tmp_path / 'log',
         inference=InferenceOptions(model_dir=tmp_path, postprocess=postprocess),
     )
-    expected = (postprocess.threshold, postprocess.min_lesion_mm3)
+    expected = (postprocess.threshold, postprocess.grow_threshold, postprocess.min_lesion_mm3)
     for name in ('predict', 'write_lesions'):  # the mask, and the sidecar and summary of it
         inputs = workflow.get_node(name).inputs
-        assert (inputs.threshold, inputs.min_lesion_mm3) == expected, name
+        assert (inputs.threshold, inputs.grow_threshold, inputs.min_lesion_mm3) == expected, name
