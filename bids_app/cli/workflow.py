@@ -148,9 +148,11 @@ def inference_options(config: RunConfig) -> InferenceOptions:
     )
     tta = resolve_tta(card, config.tta)
     logger.info(
-        'post-processing: threshold %g grown to %g, lesions of at least %g mm^3, mirroring TTA %s',
+        'post-processing: threshold %g%s, lesions of at least %g mm^3, mirroring TTA %s',
         postprocess.threshold,
-        postprocess.grow_threshold,
+        f' grown to {postprocess.grow_threshold:g}'
+        if postprocess.grow_threshold < postprocess.threshold
+        else '',
         postprocess.min_lesion_mm3,
         'on' if tta else 'off',
     )
