@@ -28,7 +28,10 @@ SUMMARY_COLUMNS = {
         'Description': 'Slots found but left out of inference, each with its reason '
         '("slot: reason", semicolon-separated), n/a when none'
     },
-    'n_lesions': {'Description': 'Number of lesions (26-connected components of the mask)'},
+    'n_lesions': {
+        'Description': 'Number of lesions (26-connected components of the mask in the cord '
+        'frame, each one lesion on the native grid even where its slices cut it in pieces)'
+    },
     'total_volume_mm3': {'Description': 'Total lesion volume', 'Units': 'mm^3'},
     'centerline_provider': {'Description': 'Centreline provider of each slot, slot:provider'},
     'model': {'Description': 'Model name and the first 12 hex digits of its weights sha256'},

@@ -28,7 +28,7 @@ from bids_app.derivatives import (
 from bids_app.frame import CordFrame
 from bids_app.headers import load_nifti
 from bids_app.interfaces.io import save_image
-from bids_app.lesions import COLUMNS, label_lesions, lesion_table
+from bids_app.lesions import COLUMNS, lesion_table, number_superior_first
 from bids_app.native import to_native
 from bids_app.vertebrae import (
     LEVEL_COLUMN,
@@ -74,7 +74,7 @@ def write_lesion_outputs(request: LesionOutputRequest) -> tuple[list[Path], Path
     t2 = load_nifti(request.t2sag_file)
     affine = np.asarray(t2.affine, dtype=np.float64)
     native = to_native(frame, probability, mask, t2.shape[:3], affine)
-    labels, n_lesions = label_lesions(native.mask, affine)
+    labels, n_lesions = number_superior_first(native.lesions, affine)
     table = lesion_table(
         labels,
         affine,
@@ -139,7 +139,9 @@ def write_lesion_outputs(request: LesionOutputRequest) -> tuple[list[Path], Path
             **common,
             'Manual': False,
             'Sources': [probseg_uri],
-            'Description': 'Lesions numbered 1..N, superior-most first (26-connectivity)',
+            'Description': 'Lesions numbered 1..N, superior-most first; a lesion is a '
+            '26-connected component of the mask in the cord frame, where the model works (on '
+            'this grid its voxels need not all touch)',
             **{column: info for column, info in COLUMNS.items() if column != 'index'},
             **LEVEL_COLUMN,
         },

@@ -176,19 +176,44 @@ def label_lesions(
     ([2, 2, 0, 1, 0], 2)
     """
     mask = _check_volume(mask, 'mask').astype(bool)
+    raw, _ = ndimage.label(mask, structure=structuring_element(connectivity))
+    return number_superior_first(raw, vox2world)
+
+
+def number_superior_first(
+    identity: NDArray[np.integer], vox2world: NDArray[np.floating]
+) -> tuple[NDArray[np.int32], int]:
+    """Renumber the lesions of an identity image 1..N in :func:`label_lesions`' order.
+
+    ``identity`` holds any positive integer per lesion (0 outside); the voxels of one value are
+    one lesion whether they touch or not: a lesion found in the cord frame stays one lesion
+    where the native grid cuts it in pieces (:func:`bids_app.native.to_native`).
+
+    Examples
+    --------
+    >>> identity = np.zeros((1, 1, 6), int)
+    >>> identity[0, 0, [0, 4]], identity[0, 0, 2] = 7, 3
+    >>> labels, n = number_superior_first(identity, np.eye(4))
+    >>> labels[0, 0].tolist(), n
+    ([1, 0, 2, 0, 1, 0], 2)
+    """
+    identity = _check_volume(identity, 'identity')
     vox2world = _check_affine(vox2world)
-    raw, n = ndimage.label(mask, structure=structuring_element(connectivity))
-    labels = np.zeros(mask.shape, dtype=np.int32)
+    labels = np.zeros(identity.shape, dtype=np.int32)
+    ijk = np.nonzero(identity > 0)
+    values, raw = np.unique(identity[ijk], return_inverse=True)  # raw: 0..n-1 per lesion voxel
+    n = values.size
     if n == 0:
         return labels, 0
-    ijk = np.nonzero(raw)
     z_mm = vox2world[2, :3] @ np.asarray(ijk, dtype=float) + vox2world[2, 3]
     top_mm = np.full(n, -np.inf)
-    np.maximum.at(top_mm, raw[ijk] - 1, z_mm)
-    order = np.lexsort((np.arange(n), -np.round(top_mm, _Z_TIE_DECIMALS)))
-    new_index = np.zeros(n + 1, dtype=np.int32)
-    new_index[order + 1] = np.arange(1, n + 1, dtype=np.int32)
-    labels[ijk] = new_index[raw[ijk]]
+    np.maximum.at(top_mm, raw, z_mm)
+    first = np.full(n, identity.size)  # ties: the lesion whose first voxel comes first in C order
+    np.minimum.at(first, raw, np.ravel_multi_index(ijk, identity.shape))
+    order = np.lexsort((first, -np.round(top_mm, _Z_TIE_DECIMALS)))
+    new_index = np.zeros(n, dtype=np.int32)
+    new_index[order] = np.arange(1, n + 1, dtype=np.int32)
+    labels[ijk] = new_index[raw]
     return labels, int(n)
 
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from bids_app.frame import CordFrame
 from bids_app.frame_geometry import crop_to_native
+from bids_app.lesions import structuring_element
 from bids_app.slots import Slot
 
 
@@ -22,12 +24,17 @@ class NativeLesions:
         Lesion probability, 0 outside the cord frame.
     mask : (I, J, K) bool
         The post-processed cord-frame mask mapped back (linear, then >= 0.5).
+    lesions : (I, J, K) int32
+        Which cord-frame lesion (26-connected component of the cord-frame mask, numbered as
+        ``ndimage.label`` does) each mask voxel belongs to, 0 outside the mask: the native grid
+        may cut a lesion in pieces (3 mm sagittal slices), and it stays one lesion.
     coverage : dict
         Slot -> (I, J, K) bool, where that slot's field of view reached, for the lesion table.
     """
 
     probability: NDArray[np.float32]
     mask: NDArray[np.bool_]
+    lesions: NDArray[np.int32]
     coverage: dict[Slot, NDArray[np.bool_]]
 
 
@@ -58,8 +65,42 @@ def to_native(
         )
 
     coverage = {slot: back(frame.coverage[slot], 1) >= 0.5 for slot in frame.slots}
+    native_mask = back(mask, 1) >= 0.5
+    cord_lesions, _ = ndimage.label(mask, structure=structuring_element(26))
+    nearest = np.rint(back(cord_lesions, 0)).astype(np.int32)
     return NativeLesions(
         probability=np.clip(back(probability, 1), 0.0, 1.0),
-        mask=back(mask, 1) >= 0.5,
+        mask=native_mask,
+        lesions=carry_lesions(native_mask, nearest, np.linalg.norm(vox2world[:3, :3], axis=0)),
         coverage=coverage,
     )
+
+
+def carry_lesions(
+    mask: NDArray[np.bool_], nearest: NDArray[np.int32], zooms: NDArray[np.floating]
+) -> NDArray[np.int32]:
+    """Give each mask voxel the cord-frame lesion mapped onto it.
+
+    ``nearest`` is the cord-frame lesion image mapped back by nearest neighbour; the mask
+    (linear interpolation, >= 0.5) can reach a voxel it leaves at 0, which then takes the lesion
+    of the closest labelled mask voxel (distances in mm, ``zooms`` per voxel axis). A mask without
+    any labelled voxel (a lesion of a voxel or two) falls back to its own connected components.
+
+    Examples
+    --------
+    >>> mask = np.array([1, 1, 0, 1, 1, 1], bool)[None, None]
+    >>> nearest = np.array([5, 0, 0, 5, 0, 2], np.int32)[None, None]
+    >>> carry_lesions(mask, nearest, np.ones(3))[0, 0].tolist()
+    [5, 5, 0, 5, 5, 2]
+    """
+    lesions = np.where(mask, nearest, 0).astype(np.int32)
+    labelled = lesions > 0
+    if not labelled.any():
+        return ndimage.label(mask, structure=structuring_element(26))[0].astype(np.int32)
+    missing = mask & ~labelled
+    if missing.any():
+        _, closest = ndimage.distance_transform_edt(
+            ~labelled, sampling=np.asarray(zooms, float), return_indices=True
+        )
+        lesions[missing] = lesions[tuple(index[missing] for index in closest)]
+    return lesions

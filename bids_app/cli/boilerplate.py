@@ -19,7 +19,8 @@ centreline was found in each sequence independently, and every sequence was resa
 into 48 x 48 voxel axial crops centred on its own centreline, stacked along the cord. A 3D U-Net
 with one encoder per sequence predicted lesions; the bottleneck features of missing sequences
 were replaced by the mean of those present (mean imputation). Predictions were mapped back onto
-the native sagittal T2w grid and thresholded; lesions were numbered as 26-connected components.
+the native sagittal T2w grid; lesions were the 26-connected components of the mask in the cord
+frame.
 
 References: Walsh et al., Multi-sequence learning for multiple sclerosis lesion segmentation in
 spinal cord MRI, MICCAI 2024. Gorgolewski et al., Nipype, Front. Neuroinform. 2011.
