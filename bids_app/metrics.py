@@ -123,6 +123,7 @@ def lesion_wise(
     tp_fraction: float = 0.10,
     fp_fraction: float = 0.70,
     connectivity: int = 26,
+    pred_lesions: NDArray | None = None,
 ) -> LesionWise:
     """Lesion-wise sensitivity, precision and F1 as in Walsh et al. (MICCAI 2024).
 
@@ -143,6 +144,9 @@ def lesion_wise(
         false positive.
     connectivity : {6, 18, 26}
         Neighbourhood of the connected components (26: voxels touching by a corner join).
+    pred_lesions : (X, Y, Z) int array, optional
+        The prediction's lesions as numbered (0 outside, one positive value per lesion whether
+        its voxels touch or not: the ``dseg`` output); default: the components of ``pred``.
 
     Returns
     -------
@@ -157,13 +161,15 @@ def lesion_wise(
     >>> result = lesion_wise(pred, ref)
     >>> result.tp, result.fp, result.precision, result.f1
     (1, 0, 1.0, 1.0)
+    >>> lesion_wise(pred, ref, pred_lesions=pred.astype(int)).n_pred  # numbered as one lesion
+    1
     """
     pred, ref = _binary_pair(pred, ref)
     if pred.ndim != 3:
         raise GeometryError(f'masks must be 3D (X, Y, Z) arrays, got shape {pred.shape}')
     structure = structuring_element(connectivity)
     ref_labels, n_ref = ndimage.label(ref, structure=structure)
-    pred_labels, n_pred = ndimage.label(pred, structure=structure)
+    pred_labels, n_pred = _prediction_lesions(pred, pred_lesions, structure)
 
     ref_size = np.bincount(ref_labels.ravel(), minlength=n_ref + 1)[1:]
     ref_hit = np.bincount(ref_labels[pred], minlength=n_ref + 1)[1:]
@@ -194,7 +200,12 @@ def lesion_wise(
 
 
 def volume_agreement(
-    pred: NDArray, ref: NDArray, vox2world: NDArray[np.floating], *, connectivity: int = 26
+    pred: NDArray,
+    ref: NDArray,
+    vox2world: NDArray[np.floating],
+    *,
+    connectivity: int = 26,
+    pred_lesions: NDArray | None = None,
 ) -> VolumeAgreement:
     """Total lesion volume and lesion count of a prediction and a reference, and their differences.
 
@@ -206,6 +217,8 @@ def volume_agreement(
         Voxel indices ``ijk`` to world mm; the voxel volume is ``|det vox2world[:3, :3]|``.
     connectivity : {6, 18, 26}
         Neighbourhood used to count lesions.
+    pred_lesions : (X, Y, Z) int array, optional
+        The prediction's lesions as numbered, as in :func:`lesion_wise`.
 
     Returns
     -------
@@ -225,7 +238,7 @@ def volume_agreement(
         raise GeometryError(f'vox2world must be a 4x4 affine, got shape {np.shape(vox2world)}')
     voxel_volume = abs(float(np.linalg.det(linear)))
     structure = structuring_element(connectivity)
-    n_pred = int(ndimage.label(pred, structure=structure)[1])
+    n_pred = _prediction_lesions(pred, pred_lesions, structure)[1]
     n_ref = int(ndimage.label(ref, structure=structure)[1])
     pred_volume = int(pred.sum()) * voxel_volume
     ref_volume = int(ref.sum()) * voxel_volume
@@ -237,6 +250,21 @@ def volume_agreement(
         n_ref=n_ref,
         count_difference=n_pred - n_ref,
     )
+
+
+def _prediction_lesions(
+    pred: NDArray[np.bool_], numbered: NDArray | None, structure: NDArray[np.bool_]
+) -> tuple[NDArray[np.intp], int]:
+    """The prediction's lesions as labels 1..n: ``numbered`` compacted, else its components."""
+    if numbered is None:
+        labels, n = ndimage.label(pred, structure=structure)
+        return labels, int(n)
+    numbered = np.asarray(numbered)
+    if numbered.shape != pred.shape or not np.array_equal(numbered > 0, pred):
+        raise GeometryError('the numbered lesions must cover exactly the predicted mask')
+    values, inverse = np.unique(numbered, return_inverse=True)
+    labels = inverse.reshape(numbered.shape) + (values[0] > 0)
+    return labels, int(np.count_nonzero(values > 0))
 
 
 def _binary_pair(pred: NDArray, ref: NDArray) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:

@@ -232,3 +232,21 @@ class TestGroupStatistics:
         assert (result.lower_limit, result.upper_limit) == pytest.approx(
             (1 - 1.96 * sd, 1 + 1.96 * sd)
         )
+
+
+def test_numbered_prediction_counts_a_lesion_cut_in_pieces_once():
+    """A lesion whose native voxels fall in two pieces (the dseg numbers it once), half of it on
+    the reference: as two components one piece is a false positive, as one lesion none is."""
+    pred = np.zeros((1, 1, 9), bool)
+    pred[0, 0, [0, 1, 5, 6]] = True
+    ref = np.zeros_like(pred)
+    ref[0, 0, :3] = True
+    as_components = lesion_wise(pred, ref)
+    assert (as_components.n_pred, as_components.fp, as_components.precision) == (2, 1, 0.5)
+    numbered = pred.astype(np.int16) * 4
+    as_numbered = lesion_wise(pred, ref, pred_lesions=numbered)
+    assert (as_numbered.n_pred, as_numbered.fp, as_numbered.f1) == (1, 0, 1.0)
+    counts = volume_agreement(pred, ref, np.eye(4), pred_lesions=numbered)
+    assert (counts.n_pred, counts.count_difference) == (1, 0)
+    with pytest.raises(GeometryError, match='cover exactly the predicted mask'):
+        lesion_wise(pred, ref, pred_lesions=numbered[:, :, ::-1])

@@ -65,6 +65,9 @@ class UnitRecord:
         The per-lesion TSV's rows; empty unless done.
     mask : Path or None
         The binary lesion mask on the T2Sag grid; None unless done.
+    dseg : Path or None
+        The numbered lesions on the same grid (one value per lesion, whose voxels need not
+        touch there); None unless done, or when missing.
     levels : dict or None
         Vertebra -> (lesions, volume in mm^3) from the unit's levels summary; None when the
         discs could not be named (or the outputs predate vertebral levels).
@@ -78,6 +81,7 @@ class UnitRecord:
     summary: dict[str, str | None] = field(default_factory=dict)
     lesions: list[dict[str, str | None]] = field(default_factory=list)
     mask: Path | None = None
+    dseg: Path | None = None
     levels: dict[str, tuple[int, float]] | None = None
     report: Path | None = None
 
@@ -227,6 +231,7 @@ def collect_unit(output_dir: Path, unit: Unit) -> UnitRecord:
             f'{n_lesions}; {_rerun(unit)}'
         )
     mask = _output_path(output_dir, unit, 'mask', '.nii.gz', label='lesion')
+    dseg = _output_path(output_dir, unit, 'dseg', '.nii.gz', desc='lesions')
     return UnitRecord(
         unit,
         Status.done,
@@ -234,6 +239,7 @@ def collect_unit(output_dir: Path, unit: Unit) -> UnitRecord:
         summary=rows[0],
         lesions=lesions,
         mask=mask if mask.is_file() else None,
+        dseg=dseg if dseg.is_file() else None,
         levels=_levels(output_dir, unit, folder),
         report=report,
     )

@@ -74,7 +74,10 @@ EVAL_COLUMNS: dict[str, dict[str, str]] = {
 
 
 def unit_metrics(
-    pred: NDArray, ref: NDArray, vox2world: NDArray[np.floating]
+    pred: NDArray,
+    ref: NDArray,
+    vox2world: NDArray[np.floating],
+    pred_lesions: NDArray | None = None,
 ) -> dict[str, float | int]:
     """Every metric of one unit, as in :mod:`bids_app.metrics` (Walsh et al. definitions).
 
@@ -84,14 +87,17 @@ def unit_metrics(
         Predicted and reference masks on one grid (the native T2Sag grid); non-zero is lesion.
     vox2world : (4, 4) array
         The grid's affine (RAS+ mm), for volumes.
+    pred_lesions : (I, J, K) int array, optional
+        The predicted lesions as the outputs number them (the ``dseg`` image): a lesion found in
+        the cord frame counts once where the native grid cuts it in pieces.
 
     Returns
     -------
     dict
         The keys of :data:`METRIC_COLUMNS`.
     """
-    detection = lesion_wise(pred, ref)
-    volumes = volume_agreement(pred, ref, vox2world)
+    detection = lesion_wise(pred, ref, pred_lesions=pred_lesions)
+    volumes = volume_agreement(pred, ref, vox2world, pred_lesions=pred_lesions)
     return {
         'dice': dice(pred, ref),
         'f1': detection.f1,
@@ -204,6 +210,17 @@ def find_references(
     return [p for p in found if p is not None]
 
 
+def _numbered_lesions(dseg: Path | None, pred: NDArray[np.bool_]) -> NDArray | None:
+    """The unit's numbered lesions when they cover exactly its mask; else None (components)."""
+    if dseg is None:
+        return None
+    numbered = np.asanyarray(nib.load(str(dseg)).dataobj)
+    if numbered.shape != pred.shape or not np.array_equal(numbered > 0, pred):
+        logger.warning('%s does not match its mask; lesions counted as components', dseg.name)
+        return None
+    return numbered
+
+
 def evaluate_records(
     records: Sequence[UnitRecord], bids_dir: Path, labels_dir: Path, suffix: str | None = None
 ) -> list[dict[str, object]]:
@@ -222,6 +239,7 @@ def evaluate_records(
             continue
         mask = nib.load(str(record.mask))
         pred = np.asanyarray(mask.dataobj) > 0
+        numbered = _numbered_lesions(record.dseg, pred)
         try:
             ref = reference_on_grid(
                 references, record.unit.slots[Slot.T2Sag], pred.shape, mask.affine
@@ -235,7 +253,7 @@ def evaluate_records(
                 'session_id': record.session_id,
                 'reference': ','.join(p.relative_to(labels_dir).as_posix() for p in references),
                 'slots_used': record.summary.get('slots_used'),
-                **unit_metrics(pred, ref, mask.affine),
+                **unit_metrics(pred, ref, mask.affine, numbered),
             }
         )
     if n_without:
