@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="probability threshold of the mask; when not given, the model card's, else 0.5",
     )  # fmt: skip
     parser.add_argument(
-        '--grow-threshold', type=probability,
+        '--grow-threshold', type=probability, metavar='P',
         help='hysteresis: lesions extend over connected voxels of at least this probability; '
         "when not given, the model card's, else the threshold",
     )  # fmt: skip

@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         '--grow-threshold',
         type=probability,
+        metavar='P',
         help='hysteresis: a lesion extends over the voxels of at least this probability '
         "connected to one at the threshold (never above it); when not given, the model card's "
         '"postprocess" value, else the threshold (plain thresholding)',
