@@ -97,10 +97,13 @@ def carry_lesions(
     labelled = lesions > 0
     if not labelled.any():
         return ndimage.label(mask, structure=structuring_element(26))[0].astype(np.int32)
-    missing = mask & ~labelled
-    if missing.any():
+    if (mask & ~labelled).any():
+        # Within the mask's bounding box: a whole native volume would cost seconds and GBs.
+        box = ndimage.find_objects(mask.astype(np.int8))[0]
+        sub, sub_labelled = lesions[box], labelled[box]
+        missing = mask[box] & ~sub_labelled
         _, closest = ndimage.distance_transform_edt(
-            ~labelled, sampling=np.asarray(zooms, float), return_indices=True
+            ~sub_labelled, sampling=np.asarray(zooms, float), return_indices=True
         )
-        lesions[missing] = lesions[tuple(index[missing] for index in closest)]
+        sub[missing] = sub[tuple(index[missing] for index in closest)]
     return lesions
