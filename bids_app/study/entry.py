@@ -143,7 +143,10 @@ def run_study(
     column, cohorts = cohorts_of(config.bids_dir, test_units, study.cohort_column)
     # The runs' cards are written by this study and hold no "postprocess" defaults.
     options = resolve_options(
-        None, threshold=config.threshold, min_lesion_mm3=config.min_lesion_mm3
+        None,
+        threshold=config.threshold,
+        min_lesion_mm3=config.min_lesion_mm3,
+        grow_threshold=config.grow_threshold,
     )
     about = {
         **_settings(study, config, base, options),

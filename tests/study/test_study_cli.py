@@ -72,13 +72,14 @@ def test_a_study_out_of_time_records_itself_and_stops_after_one_iteration(
     monkeypatch.setitem(WIDTH_PRESETS, 'cpu', TINY_WIDTHS)
     argv = _argv(study_inputs, '--time-limit', '0', '--patch-z', '32', '--num-workers', '0',
                  '--device', 'cpu', '--iterations', '5', '--seeds', '2',
-                 '--min-lesion-mm3', '0.5')  # fmt: skip
+                 '--min-lesion-mm3', '0.5', '--grow-threshold', '0.3')  # fmt: skip
     assert main(argv) == 0
     study = study_inputs.root / 'study'
     document = json.loads((study / 'study.json').read_text())
     # the scores' post-processing: the flag given, the built-in threshold (no card to ask)
     assert document['postprocess']['min_lesion_mm3'] == 0.5
     assert document['postprocess']['threshold'] == 0.5
+    assert document['postprocess']['grow_threshold'] == 0.3
     assert document['test_units'] == ['sub-01', 'sub-02']
     assert document['train_units'] == ['sub-00', 'sub-03', 'sub-04']
     assert document['combinations'] == {'T2Sag+STIR': 0.6667}  # sub-00 and sub-04 of three
