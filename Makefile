@@ -20,7 +20,7 @@ $(VENV): setup.cfg pyproject.toml
 test: $(VENV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q --doctest-modules bids_app
+	$(BIN)/python -m pytest -q --doctest-modules bids_app benchmarks
 	$(BIN)/python -m pytest -q
 
 demo: $(VENV)
