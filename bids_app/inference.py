@@ -149,7 +149,7 @@ class LesionPredictor:
             images.append(to_network_layout(normalise_intensity(crop, coverage.get(slot))))
         volume = torch.from_numpy(np.stack(images)).to(self.device)
         forward = self._forward(given)
-        if self._uses_coverage:
+        if self.model.config.reads_coverage:
             volume = torch.cat([volume, self._coverage_channels(given, coverage, shape)])
         autocast = (
             torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -229,12 +229,6 @@ class LesionPredictor:
         if given not in self._folded:
             self._folded[given] = inference_layout(FoldedUNet(self.model, given))
         return self._folded[given]
-
-    @property
-    def _uses_coverage(self) -> bool:
-        """Whether the network reads the fields of view (coverage channels after the images)."""
-        config = self.model.config
-        return config.imputation == 'coverage' or config.fuse_skips
 
     def _coverage_channels(
         self, given: tuple[Slot, ...], coverage: Mapping[Slot, NDArray], shape: tuple[int, ...]

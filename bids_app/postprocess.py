@@ -55,6 +55,11 @@ class PostprocessOptions:
         # A command-line --threshold below the card's grow threshold simply thresholds there.
         object.__setattr__(self, 'grow_threshold', min(grow, self.threshold))
 
+    @property
+    def grows(self) -> bool:
+        """Whether lesions extend below the threshold (hysteresis), not plain thresholding."""
+        return self.grow_threshold < self.threshold
+
 
 #: The model card's optional ``"postprocess"`` keys and the values each may take.
 CARD_KEYS = {

@@ -21,7 +21,6 @@ from typing import Any
 from bids_app import __version__
 from bids_app.derivatives import unit_folder, write_json
 from bids_app.model.card import sha256_file
-from bids_app.postprocess import PostprocessOptions
 from bids_app.workflows.base import InferenceOptions, UnitPlan
 
 RECORD_NAME = 'outputs.json'
@@ -59,23 +58,19 @@ def _inputs(plan: UnitPlan) -> dict[str, list[str]]:
     return files
 
 
-def _growing(postprocess: PostprocessOptions) -> float | None:
-    """The grow threshold, None without growing: a new --threshold alone is one change, not two."""
-    grow = postprocess.grow_threshold
-    return grow if grow is not None and grow < postprocess.threshold else None
-
-
 def settings(
     plan: UnitPlan, inference: InferenceOptions, ignore: tuple[str, ...]
 ) -> dict[str, Any]:
     """What, besides the images' content, makes a unit's outputs (JSON-ready)."""
+    post = inference.postprocess
     return {
         'software_version': __version__,
         'model': {'folder': str(inference.model_dir), 'sha256': inference.model_sha256},
         'options': {
-            'threshold': inference.postprocess.threshold,
-            'grow_threshold': _growing(inference.postprocess),
-            'min_lesion_mm3': inference.postprocess.min_lesion_mm3,
+            'threshold': post.threshold,
+            # None without growing: a new --threshold alone is one change, not two
+            'grow_threshold': post.grow_threshold if post.grows else None,
+            'min_lesion_mm3': post.min_lesion_mm3,
             'tta': inference.tta,
             'precision': inference.precision,
             'force_sequences': plan.keep_untrusted,

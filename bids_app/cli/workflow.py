@@ -150,9 +150,7 @@ def inference_options(config: RunConfig) -> InferenceOptions:
     logger.info(
         'post-processing: threshold %g%s, lesions of at least %g mm^3, mirroring TTA %s',
         postprocess.threshold,
-        f' grown to {postprocess.grow_threshold:g}'
-        if postprocess.grow_threshold < postprocess.threshold
-        else '',
+        f' grown to {postprocess.grow_threshold:g}' if postprocess.grows else '',
         postprocess.min_lesion_mm3,
         'on' if tta else 'off',
     )

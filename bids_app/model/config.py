@@ -122,6 +122,12 @@ class ModelConfig:
                 )
 
     @property
+    def reads_coverage(self) -> bool:
+        """Whether the network uses the slots' fields of view (coverage imputation at the
+        bottleneck, skip fusion at every level); the others ignore them."""
+        return self.imputation == 'coverage' or self.fuse_skips
+
+    @property
     def total_stride(self) -> tuple[int, int, int]:
         """Bottleneck downsampling along ``(x, y, z)``, e.g. ``(8, 8, 16)`` for the paper."""
         return tuple(math.prod(s[axis] for s in self.strides) for axis in range(3))

@@ -56,10 +56,11 @@ def predict_subject(
         volume[n_slots + slot] = torch.from_numpy(subject.coverage[slot].astype(np.float32))
         presence[slot] = True
     volume, presence = volume.to(device), presence.to(device)
+    reads_coverage = config.reads_coverage
 
     def forward(window: torch.Tensor) -> torch.Tensor:
         batch = window.shape[0]
-        coverage = window[:, n_slots:] > 0.5
+        coverage = window[:, n_slots:] > 0.5 if reads_coverage else None
         return model(window[:, :n_slots], presence.expand(batch, n_slots), coverage).logits[0]
 
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
