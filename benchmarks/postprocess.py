@@ -1,9 +1,12 @@
 """Choose a model's post-processing (thresholds, smallest lesion) on its validation subjects.
 
 Run as ``python benchmarks/postprocess.py MODEL_DIR FRAMES_DIR [--thresholds ...]
-[--sizes ...] [--grow ...] [--tta]``: ``FRAMES_DIR`` holds the training run's cached cord frames
-(``<work>/frames/<unit>.npz``) and ``MODEL_DIR/split.tsv`` says which units were held out for
-validation. Each validation unit is predicted once with T2Sag alone and once with all its
+[--sizes ...] [--grow ...] [--tta] [--also FRAMES_DIR ...]``: ``FRAMES_DIR`` holds the training
+run's cached cord frames (``<work>/frames/<unit>.npz``) and ``MODEL_DIR/split.tsv`` says which
+units were held out for validation. ``--also`` adds every unit of other labelled frame folders
+(say, fresh phantoms that no training or test set used): a random split by unit leaves the
+validation units' people in training too, where a model is more confident than on people it never
+saw. Each validation unit is predicted once with T2Sag alone and once with all its
 sequences, then post-processed with every threshold x grow threshold (hysteresis: none, and each
 ``--grow`` value below the threshold) x minimum lesion size; the table gives the
 validation score that picks the best weights during training (mean of Dice over units with
@@ -39,6 +42,17 @@ def validation_units(model_dir: Path) -> list[str]:
         ]
 
 
+def validation_frames(model_dir: Path, frames_dir: Path, also: list[Path]) -> list[Path]:
+    """The frame files to score: the run's validation units, then every unit of ``also``."""
+    files = [frames_dir / f'{name}.npz' for name in validation_units(model_dir)]
+    for folder in also:
+        found = sorted(folder.glob('*.npz'))
+        if not found:
+            raise SystemExit(f'{folder} holds no cord frames (<unit>.npz): give a frames folder')
+        files += found
+    return files
+
+
 def _grid(thresholds, sizes, grows):
     """(threshold, size, grow) to score: each threshold alone, then with each grow under it."""
     for threshold in thresholds:
@@ -57,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         '--grow', type=float, nargs='+', default=[],
         help='grow thresholds (hysteresis) to try besides none, each with the thresholds above it',
     )  # fmt: skip
+    parser.add_argument(
+        '--also', type=Path, nargs='+', default=[], metavar='FRAMES_DIR',
+        help='score every unit of these labelled frames folders too (anatomy no training saw)',
+    )  # fmt: skip
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument(
         '--tta', action='store_true', help='left-right mirroring test-time augmentation'
@@ -67,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     model = model.float().eval()
     config = model.config
     predictions = {'T2Sag': [], 'all available': []}
-    for name in validation_units(args.model_dir):
-        frame = CordFrame.load(args.frames_dir / f'{name}.npz')
+    for path in validation_frames(args.model_dir, args.frames_dir, args.also):
+        name = path.stem
+        frame = CordFrame.load(path)
         subject = to_training_subject(name, frame, config.slots, config.patch_size[:2])
         # The first slot is the T2Sag: its index is the same in a one-slot list.
         alone = to_training_subject(name, frame, config.slots[:1], config.patch_size[:2])
@@ -88,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
                 'lesion_free_fp': sum(int(r['n_pred']) for r in free),
             })  # fmt: skip
     mirror = ', mirroring TTA' if args.tta else ''
+    also = f' and every unit of {", ".join(map(str, args.also))}' if args.also else ''
     print(
-        f'post-processing on the validation units of {args.model_dir} ({len(items)} units, '
-        f'{args.threads} threads, CPU{mirror})'
+        f'post-processing on the validation units of {args.model_dir}{also} ({len(items)} '
+        f'units, {args.threads} threads, CPU{mirror})'
     )
     print(
         f'{"row":<14}{"thr":>5}{"grow":>6}{"min mm3":>9}{"Dice":>7}{"F1":>7}{"score":>7}'
@@ -109,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         f'{best["min_lesion_mm3"]:g} mm^3'
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    about = {'model': str(args.model_dir), 'tta': args.tta, 'threads': args.threads}
+    about = {
+        'model': str(args.model_dir), 'also': [str(a) for a in args.also],
+        'units': len(items), 'tta': args.tta, 'threads': args.threads,
+    }  # fmt: skip
     RESULTS.write_text(json.dumps({**about, 'rows': rows, 'best': best}, indent=2) + '\n')
     return 0
 
