@@ -6,10 +6,13 @@ field of view), ``coverage`` (B, S, z, x, y) bool, ``presence`` (B, S) bool, ``l
 (``nnUNetTrainer.get_training_transforms``) except where :class:`AugmentParams` says otherwise.
 
 Spatial transforms are in-plane only: the cord frame already aligns every sequence on its own
-centreline, so z is anatomy, not pose. Mirroring is left-right only: the cord and the spread of
-MS lesions are left-right symmetric, so a mirrored crop is a plausible one (and inference's
-test-time augmentation averages over this mirror); anterior-posterior and superior-inferior flips
-make anatomy no scanner shows, so they are not used.
+centreline, so z is anatomy, not pose. The elastic deformation (not in nnU-Net v2's defaults)
+varies smoothly along z too, so that one person's cord and lesions take other shapes slice by
+slice: with few people to learn from, it measured better on people held out from training.
+Mirroring is left-right only: the cord and the spread of MS lesions are left-right symmetric, so
+a mirrored crop is a plausible one (and inference's test-time augmentation averages over this
+mirror); anterior-posterior and superior-inferior flips make anatomy no scanner shows, so they are
+not used.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from bids_app.config import CordFrameConfig
 from bids_app.slots import Slot
 from bids_app.training.intensity import blur_axis, chance, masked_range, masked_stats, uniform
 from bids_app.training.synth import SynthParams, randomise_contrast
@@ -54,6 +58,11 @@ class AugmentParams:
         deviation restored.
     p_mirror : float
         Left-right mirror.
+    p_elastic, elastic_mm, elastic_spacing_mm : float, float, (float, float)
+        Smooth random in-plane displacements (nnU-Net v2: off): Gaussian values of standard
+        deviation uniform in ``[0, elastic_mm]`` on knots ``elastic_spacing_mm`` apart (in-plane,
+        along z), interpolated trilinearly. ``p_elastic`` 0 draws nothing, so a run without it
+        draws the same numbers as before it existed.
     """
 
     p_rotation: float = 0.2
@@ -76,6 +85,9 @@ class AugmentParams:
     p_gamma: float = 0.3
     gamma: tuple[float, float] = (0.7, 1.5)
     p_mirror: float = 0.5
+    p_elastic: float = 0.3
+    elastic_mm: float = 0.75
+    elastic_spacing_mm: tuple[float, float] = (6.0, 16.0)
 
 
 def inplane_theta(
@@ -103,10 +115,46 @@ def inplane_theta(
     return theta, rotate | zoom
 
 
-def warp_inplane(batch: Batch, theta: torch.Tensor, selected: torch.Tensor) -> Batch:
-    """Apply in-plane affine maps to the selected samples: images linear, masks nearest.
+def elastic_displacement(
+    generator: torch.Generator,
+    n: int,
+    shape: tuple[int, int, int],
+    params: AugmentParams,
+    voxel_mm: float = CordFrameConfig.voxel_mm,
+) -> torch.Tensor:
+    """Draw smooth in-plane displacement fields for volumes of ``shape`` ``(z, x, y)``.
+
+    Returns
+    -------
+    Tensor, shape (n, z, x, y, 2)
+        In ``grid_sample``'s normalised units, its order: the last axis moves along y, then x.
+    """
+    _, x, y = shape
+    inplane, along = params.elastic_spacing_mm
+    knots = [max(2, round(size * voxel_mm / step) + 1) for size, step in zip(
+        shape, (along, inplane, inplane), strict=True)]  # fmt: skip
+    std_voxels = uniform(generator, (n,), 0.0, params.elastic_mm) / voxel_mm
+    coarse = torch.randn((n, 2, *knots), generator=generator, device=generator.device)
+    field = F.interpolate(
+        coarse * std_voxels[:, None, None, None, None], size=shape, mode='trilinear',
+        align_corners=True,
+    )  # fmt: skip
+    # One voxel is 2 / size in normalised units (align_corners=False).
+    return torch.stack([field[:, 0] * 2 / y, field[:, 1] * 2 / x], dim=-1)
+
+
+def warp_inplane(
+    batch: Batch,
+    theta: torch.Tensor,
+    selected: torch.Tensor,
+    displacement: torch.Tensor | None = None,
+) -> Batch:
+    """Apply in-plane affine maps (and displacements) to the selected samples: images linear,
+    masks nearest.
 
     A zoom of ``s`` shows the crop ``s`` times larger (``theta`` holds ``1 / s``).
+    ``displacement`` (n, z, x, y, 2), from :func:`elastic_displacement`, is added to the affine
+    sampling grid of every z slice.
     """
     rows = selected.nonzero().squeeze(1)
     if rows.numel() == 0:
@@ -114,10 +162,20 @@ def warp_inplane(batch: Batch, theta: torch.Tensor, selected: torch.Tensor) -> B
     images, coverage, labels = batch['images'], batch['coverage'], batch['labels']
     s, z, x, y = images.shape[1:]
     grid = F.affine_grid(theta[rows].to(images.dtype), [len(rows), 1, x, y], align_corners=False)
+    if displacement is not None:
+        grid = (grid[:, None] + displacement[rows].to(images.dtype)).reshape(-1, x, y, 2)
 
     def warp(volume: torch.Tensor, mode: str) -> torch.Tensor:
-        flat = volume.reshape(len(rows), -1, x, y).to(images.dtype)
-        return F.grid_sample(flat, grid, mode=mode, padding_mode='zeros', align_corners=False)
+        volume = volume.to(images.dtype)
+        if displacement is None:
+            flat = volume.reshape(len(rows), -1, x, y)
+            return F.grid_sample(flat, grid, mode=mode, padding_mode='zeros', align_corners=False)
+        slices = volume.reshape(len(rows), -1, z, x, y).transpose(1, 2)  # (r, z, C, x, y)
+        out = F.grid_sample(
+            slices.reshape(-1, slices.shape[2], x, y), grid, mode=mode, padding_mode='zeros',
+            align_corners=False,
+        )  # fmt: skip
+        return out.reshape(slices.shape).transpose(1, 2)
 
     images, coverage, labels = images.clone(), coverage.clone(), labels.clone()
     cover = warp(coverage[rows], 'nearest').reshape(len(rows), s, z, x, y) > 0.5
@@ -262,7 +320,13 @@ def augment_batch(
     params = params or AugmentParams()
     n = batch['images'].shape[0]
     theta, warped = inplane_theta(generator, n, params)
-    batch = warp_inplane(batch, theta, warped)
+    displacement = None
+    if params.p_elastic > 0:  # drawn only when on, so that runs without it draw as before
+        deform = chance(generator, (n,), params.p_elastic)
+        field = elastic_displacement(generator, n, tuple(batch['images'].shape[2:]), params)
+        displacement = field * deform[:, None, None, None, None]
+        warped = warped | deform
+    batch = warp_inplane(batch, theta, warped, displacement)
     images = batch['images']
     mask = batch['coverage']
     if mode == 'synth':

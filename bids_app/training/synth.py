@@ -74,7 +74,7 @@ class SynthParams:
     isotropic_mm: tuple[float, float] = (0.5, 1.5)
     p_noise: float = 0.5
     noise_std: float = 0.08
-    p_clusters: float = 0.15
+    p_clusters: float = 0.4
     n_clusters: tuple[int, int] = (3, 8)
     p_cluster_order: float = 0.75
     p_gibbs: float = 0.2

@@ -11,6 +11,7 @@ from bids_app.slots import SLOTS, Slot
 from bids_app.training.augment import (
     AugmentParams,
     augment_batch,
+    elastic_displacement,
     inplane_theta,
     intensity_transforms,
     mirror_left_right,
@@ -135,3 +136,56 @@ def test_randomise_contrast_z_scores_the_field_of_view():
     never = SynthParams(p_remap=0, p_bias=0, p_resolution=0, p_noise=0, p_gibbs=0, p_clusters=0)
     same = randomise_contrast(batch['images'], batch['coverage'], SLOTS, gen, never)
     assert torch.equal(same, batch['images'])
+
+
+def test_a_one_voxel_displacement_shifts_images_and_labels_along_x():
+    batch = _batch(n=1)
+    z, x, y = batch['labels'].shape[1:]
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    shift = torch.zeros(1, z, x, y, 2)
+    shift[..., 1] = 2 / x  # grid_sample's second coordinate moves along x, one voxel is 2 / x
+    out = warp_inplane(batch, identity, torch.tensor([True]), shift)
+    torch.testing.assert_close(
+        out['images'][..., :-1, :], batch['images'][..., 1:, :], atol=1e-5, rtol=0
+    )
+    assert torch.equal(out['labels'][..., :-1, :], batch['labels'][..., 1:, :])
+    assert not out['coverage'][..., -1, :].any()  # beyond the crop: outside every field of view
+    assert (out['images'][..., -1, :] == 0).all()
+
+
+def test_a_zero_displacement_is_the_affine_warp_alone():
+    batch = _batch()
+    theta = torch.tensor([[[0.0, -1.0, 0.0], [1.0, 0.0, 0.0]]]).repeat(2, 1, 1)
+    selected = torch.tensor([True, True])
+    zero = torch.zeros(2, *batch['labels'].shape[1:], 2)
+    with_zero = warp_inplane(batch, theta, selected, zero)
+    alone = warp_inplane(batch, theta, selected)
+    for key in ('images', 'coverage', 'labels'):
+        torch.testing.assert_close(with_zero[key], alone[key], atol=1e-6, rtol=0)
+
+
+def test_elastic_displacements_are_smooth_and_sized_by_elastic_mm():
+    gen = torch.Generator().manual_seed(3)
+    shape = (64, 48, 48)
+    params = AugmentParams(elastic_mm=1.0, elastic_spacing_mm=(6.0, 16.0))
+    field = elastic_displacement(gen, 8, shape, params, voxel_mm=0.5)
+    assert field.shape == (8, *shape, 2)
+    voxels = field[..., 1] * shape[1] / 2  # along x, in voxels
+    assert voxels.abs().max() < 5 * 1.0 / 0.5  # knots have std <= 2 voxels
+    step = (voxels[:, :, 1:] - voxels[:, :, :-1]).abs().max()
+    assert step < 1.0  # knots 12 voxels apart: neighbours never cross (no folding)
+    still = elastic_displacement(gen, 2, shape, AugmentParams(elastic_mm=0.0))
+    assert torch.equal(still, torch.zeros_like(still))
+
+
+def test_elastic_augmentation_keeps_labels_binary_and_is_reproducible():
+    params = AugmentParams(p_elastic=1.0, elastic_mm=1.0)
+    slots = [Slot(s) for s in SLOTS[:2]]
+    runs = [
+        augment_batch(_batch(), 'standard', slots, torch.Generator().manual_seed(7), params)
+        for _ in range(2)
+    ]
+    for key in ('images', 'coverage', 'labels'):
+        assert torch.equal(runs[0][key], runs[1][key])
+    assert set(runs[0]['labels'].unique().tolist()) <= {0, 1}
+    assert not torch.equal(runs[0]['labels'], _batch()['labels'])
