@@ -4,11 +4,9 @@ Run as ``python benchmarks/real_anatomy.py [--model DIR] [--heldout DIR] [--cord
 
 1. The held-out dataset: with ``--heldout``, any labelled BIDS dataset (for instance what
    ``sclesion-insert-lesions`` made of your own healthy scans with cord masks); otherwise it is
-   built from ``../shared/data`` by :data:`HELDOUT_RECIPE`, the anatomy the shipped model was not
-   trained on (``models/sclesion-mi-cpu/card.json`` says which): the lower half of sub-errsm30's
-   cord (the only person with a sagittal T2w, so held out by cord region and by lesion set), the
-   UCL person of gm-challenge-t2s and the 7 T person of axial-extra (axial images standing in for
-   the sagittal T2w, ``--pseudo-sagittal``), each with its unmodified scans as lesion-free units.
+   built from ``../shared/data`` by the ``sclesion-insert-lesions`` commands that the model's
+   card lists under ``training_data.held_out``: the anatomy that model was not trained on, each
+   person with its unmodified scans as lesion-free units.
 2. ``sclesion-evaluate`` on it (built-in centrelines unless ``--cord-masks``): Table 1 per set
    of sequences, and per source person / region.
 3. The participant level with default options on ``../shared/data/sct-example`` as it is (no
@@ -24,6 +22,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import statistics
 import sys
 import tempfile
@@ -32,24 +31,42 @@ from pathlib import Path
 
 from bids_app.cli.evaluate import main as evaluate_main
 from bids_app.cli.insert import main as insert_main
+from bids_app.model.card import read_card
+from bids_app.model.registry import resolve_model_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / 'shared' / 'data'
 RESULTS = REPO / 'bench-results' / 'real_anatomy.json'
 
-#: Held-out sets built from ../shared/data: (dataset, sclesion-insert-lesions options).
-HELDOUT_RECIPE = (
-    ('sct-example', ['--region', 'lower', '--copies', '10', '--seed', '11',
-                     '--participant-label', 'errsm30']),
-    ('gm-challenge-t2s', ['--pseudo-sagittal', '--copies', '10', '--seed', '12',
-                          '--participant-label', '9418']),
-    ('axial-extra', ['--pseudo-sagittal', '--copies', '10', '--seed', '13',
-                     '--participant-label', 'amu7t']),
-)  # fmt: skip
+
+def parse_insert_command(command: str) -> tuple[str, list[str]]:
+    """``sclesion-insert-lesions ../shared/data/DATASET OUT OPTIONS...`` -> (DATASET, OPTIONS).
+
+    >>> parse_insert_command('sclesion-insert-lesions ../shared/data/sct-example HELDOUT --seed 1')
+    ('sct-example', ['--seed', '1'])
+    """
+    words = shlex.split(command)
+    if len(words) < 3 or words[0] != 'sclesion-insert-lesions':
+        raise ValueError(
+            f'not an sclesion-insert-lesions command with source and output: {command!r}'
+        )
+    return Path(words[1]).name, words[3:]
 
 
-def build_heldout(root: Path) -> Path:
-    for dataset, options in HELDOUT_RECIPE:
+def heldout_recipe(model: str | None) -> list[tuple[str, list[str]]]:
+    """The held-out anatomy that the model's card names, as (dataset, options) pairs."""
+    model_dir = resolve_model_dir(model)
+    commands = read_card(model_dir).get('training_data', {}).get('held_out')
+    if not commands:
+        raise SystemExit(
+            f'{model_dir / "card.json"} names no held-out anatomy (training_data.held_out): '
+            'give --heldout DIR, a labelled dataset of people the model was not trained on'
+        )
+    return [parse_insert_command(command) for command in commands]
+
+
+def build_heldout(root: Path, recipe: list[tuple[str, list[str]]]) -> Path:
+    for dataset, options in recipe:
         code = insert_main([str(SHARED / dataset), str(root), *options])
         if code:
             raise SystemExit(f'sclesion-insert-lesions failed on {dataset} (exit {code})')
@@ -128,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault('SCLESION_PROGRESS', 'off')
     with tempfile.TemporaryDirectory(prefix='sclesion-real-') as tmp:
         work = args.work or Path(tmp)
-        heldout = args.heldout or build_heldout(work / 'heldout')
+        heldout = args.heldout or build_heldout(work / 'heldout', heldout_recipe(args.model))
         labels = heldout / 'derivatives' / 'labels'
         out = work / 'evaluation'
         command = [str(heldout), '--labels', str(labels), '--out', str(out), '-w', str(work)]
@@ -144,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         sources = {row['row']: per_source(out / 'units.tsv', row['row']) for row in table['rows']}
         free = lesion_free_scans(args.model, work, args.tta) if SHARED.is_dir() else []
     conditions = {
-        'heldout': str(args.heldout or 'built from ../shared/data (HELDOUT_RECIPE)'),
+        'heldout': str(
+            args.heldout or "built from ../shared/data (the card's training_data.held_out)"
+        ),
         'model': table['model'],
         'centrelines': 'cord masks' if args.cord_masks else 'built-in',
         'tta': table.get('tta'),

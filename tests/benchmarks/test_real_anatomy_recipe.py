@@ -1,0 +1,62 @@
+"""The real-anatomy benchmark builds the held-out set that the model's card names."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BENCHMARK = REPO / 'benchmarks' / 'real_anatomy.py'
+
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location('bench_real_anatomy', BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _card_copy(tmp_path: Path, held_out) -> Path:
+    model = tmp_path / 'model'
+    model.mkdir()
+    card = json.loads((REPO / 'models' / 'sclesion-mi-cpu' / 'card.json').read_text())
+    card['training_data'] = {} if held_out is None else {'held_out': held_out}
+    (model / 'card.json').write_text(json.dumps(card))
+    return model
+
+
+def test_recipe_is_the_cards_held_out_commands(bench, tmp_path):
+    model = _card_copy(
+        tmp_path,
+        [
+            'sclesion-insert-lesions ../shared/data/gm-challenge-t2s HELDOUT --pseudo-sagittal '
+            '--copies 10 --seed 12 --participant-label 9418',
+            'sclesion-insert-lesions /data/mine OUT --bids-filter-file \'{"T2Sag": {}}\'',
+        ],
+    )
+    assert bench.heldout_recipe(str(model)) == [
+        ('gm-challenge-t2s',
+         ['--pseudo-sagittal', '--copies', '10', '--seed', '12', '--participant-label', '9418']),
+        ('mine', ['--bids-filter-file', '{"T2Sag": {}}']),
+    ]  # fmt: skip
+
+
+def test_shipped_card_names_its_held_out_anatomy(bench):
+    recipe = bench.heldout_recipe(None)
+    assert recipe
+    assert all(options for _, options in recipe)
+
+
+def test_card_without_held_out_asks_for_a_dataset(bench, tmp_path):
+    with pytest.raises(SystemExit, match='give --heldout DIR'):
+        bench.heldout_recipe(str(_card_copy(tmp_path, None)))
+
+
+@pytest.mark.parametrize('command', ['sct_deepseg -i x.nii.gz', 'sclesion-insert-lesions only'])
+def test_other_commands_are_refused(bench, command):
+    with pytest.raises(ValueError, match='not an sclesion-insert-lesions command'):
+        bench.parse_insert_command(command)
