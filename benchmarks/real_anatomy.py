@@ -4,9 +4,9 @@ Run as ``python benchmarks/real_anatomy.py [--model DIR] [--heldout DIR] [--cord
 
 1. The held-out dataset: with ``--heldout``, any labelled BIDS dataset (for instance what
    ``sclesion-insert-lesions`` made of your own healthy scans with cord masks); otherwise it is
-   built from ``../shared/data`` by the ``sclesion-insert-lesions`` commands that the model's
-   card lists under ``training_data.held_out``: the anatomy that model was not trained on, each
-   person with its unmodified scans as lesion-free units.
+   built by the ``sclesion-insert-lesions`` commands that the model's card lists under
+   ``training_data.held_out`` (the shipped model's: from ``../shared/data``), the anatomy that
+   model was not trained on, each person with its unmodified scans as lesion-free units.
 2. ``sclesion-evaluate`` on it (built-in centrelines unless ``--cord-masks``): Table 1 per set
    of sequences, and per source person / region.
 3. The participant level with default options on ``../shared/data/sct-example`` as it is (no
@@ -39,22 +39,24 @@ SHARED = REPO.parent / 'shared' / 'data'
 RESULTS = REPO / 'bench-results' / 'real_anatomy.json'
 
 
-def parse_insert_command(command: str) -> tuple[str, list[str]]:
-    """``sclesion-insert-lesions ../shared/data/DATASET OUT OPTIONS...`` -> (DATASET, OPTIONS).
+def parse_insert_command(command: str) -> tuple[Path, list[str]]:
+    """``sclesion-insert-lesions SOURCE OUT OPTIONS...`` -> (SOURCE, OPTIONS).
 
-    >>> parse_insert_command('sclesion-insert-lesions ../shared/data/sct-example HELDOUT --seed 1')
-    ('sct-example', ['--seed', '1'])
+    A relative SOURCE is taken from the repository root, where the card's commands are run.
+
+    >>> parse_insert_command('sclesion-insert-lesions /data/controls HELDOUT --seed 1')
+    (PosixPath('/data/controls'), ['--seed', '1'])
     """
     words = shlex.split(command)
     if len(words) < 3 or words[0] != 'sclesion-insert-lesions':
         raise ValueError(
             f'not an sclesion-insert-lesions command with source and output: {command!r}'
         )
-    return Path(words[1]).name, words[3:]
+    return (REPO / words[1]).resolve(), words[3:]
 
 
-def heldout_recipe(model: str | None) -> list[tuple[str, list[str]]]:
-    """The held-out anatomy that the model's card names, as (dataset, options) pairs."""
+def heldout_recipe(model: str | None) -> list[tuple[Path, list[str]]]:
+    """The held-out anatomy that the model's card names, as (source dataset, options) pairs."""
     model_dir = resolve_model_dir(model)
     commands = read_card(model_dir).get('training_data', {}).get('held_out')
     if not commands:
@@ -65,11 +67,11 @@ def heldout_recipe(model: str | None) -> list[tuple[str, list[str]]]:
     return [parse_insert_command(command) for command in commands]
 
 
-def build_heldout(root: Path, recipe: list[tuple[str, list[str]]]) -> Path:
-    for dataset, options in recipe:
-        code = insert_main([str(SHARED / dataset), str(root), *options])
+def build_heldout(root: Path, recipe: list[tuple[Path, list[str]]]) -> Path:
+    for source, options in recipe:
+        code = insert_main([str(source), str(root), *options])
         if code:
-            raise SystemExit(f'sclesion-insert-lesions failed on {dataset} (exit {code})')
+            raise SystemExit(f'sclesion-insert-lesions failed on {source} (exit {code})')
     return root
 
 
@@ -139,13 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument('--work', type=Path, help='work folder to keep (default: temporary)')
     args = parser.parse_args(argv)
-    if args.heldout is None and not SHARED.is_dir():
-        print(f'{SHARED} is absent: give --heldout DIR; nothing measured')
+    recipe = None if args.heldout else heldout_recipe(args.model)
+    absent = [str(source) for source, _ in recipe or [] if not source.is_dir()]
+    if absent:
+        print(f'{", ".join(absent)} absent: give --heldout DIR; nothing measured')
         return 0
     os.environ.setdefault('SCLESION_PROGRESS', 'off')
     with tempfile.TemporaryDirectory(prefix='sclesion-real-') as tmp:
         work = args.work or Path(tmp)
-        heldout = args.heldout or build_heldout(work / 'heldout', heldout_recipe(args.model))
+        heldout = args.heldout or build_heldout(work / 'heldout', recipe)
         labels = heldout / 'derivatives' / 'labels'
         out = work / 'evaluation'
         command = [str(heldout), '--labels', str(labels), '--out', str(out), '-w', str(work)]

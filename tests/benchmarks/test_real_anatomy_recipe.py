@@ -33,10 +33,11 @@ def test_recipe_is_the_cards_held_out_commands(bench, tmp_path):
             'sclesion-insert-lesions /data/mine OUT --bids-filter-file \'{"T2Sag": {}}\'',
         ],
     )
+    shared = REPO.parent / 'shared' / 'data' / 'gm-challenge-t2s'
     assert bench.heldout_recipe(str(model)) == [
-        ('gm-challenge-t2s',
+        (shared.resolve(),
          ['--pseudo-sagittal', '--copies', '10', '--seed', '12', '--participant-label', '9418']),
-        ('mine', ['--bids-filter-file', '{"T2Sag": {}}']),
+        (Path('/data/mine'), ['--bids-filter-file', '{"T2Sag": {}}']),
     ]  # fmt: skip
 
 
@@ -55,3 +56,9 @@ def test_card_without_held_out_asks_for_a_dataset(bench, tmp_path):
 def test_other_commands_are_refused(bench, command):
     with pytest.raises(ValueError, match='not an sclesion-insert-lesions command'):
         bench.parse_insert_command(command)
+
+
+def test_absent_sources_measure_nothing(bench, tmp_path, capsys):
+    model = _card_copy(tmp_path, ['sclesion-insert-lesions /nonexistent/controls OUT --seed 1'])
+    assert bench.main(['--model', str(model)]) == 0
+    assert '/nonexistent/controls absent: give --heldout DIR' in capsys.readouterr().out
