@@ -165,9 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         sources = {row['row']: per_source(out / 'units.tsv', row['row']) for row in table['rows']}
         free = lesion_free_scans(args.model, work, args.tta) if SHARED.is_dir() else []
     conditions = {
-        'heldout': str(
-            args.heldout or "built from ../shared/data (the card's training_data.held_out)"
-        ),
+        'heldout': str(args.heldout or "built by the card's training_data.held_out"),
         'model': table['model'],
         'centrelines': 'cord masks' if args.cord_masks else 'built-in',
         'tta': table.get('tta'),
