@@ -16,9 +16,13 @@ from scipy import ndimage
 
 from bids_app.slots import Slot
 
-#: Ratio of a lesion faint on the sagittal T2w, and how often one is drawn.
+#: Ratio of a lesion faint on the sagittal T2w, and how often one is drawn where another sequence
+#: shows it.
 FAINT_T2SAG_RANGE = (1.04, 1.15)
 P_FAINT_T2SAG = 0.25
+#: A lesion faint on T2Sag is clear on the other sequences that show it: at least this far from
+#: isointense (T1w and MP2RAGE ranges reach 1.0, where a lesion would be invisible).
+CLEAR_MARGIN = 0.15
 #: Cord voxels within this world distance along z of a lesion set its reference intensity.
 LOCAL_CORD_MM = 10.0
 
@@ -31,15 +35,47 @@ class LesionContrast:
     faint_on_t2sag: bool
 
 
-def draw_contrast(rng: np.random.Generator, slots: list[Slot]) -> LesionContrast:
+def draw_contrast(
+    rng: np.random.Generator, slots: list[Slot], shown_by: frozenset[Slot] = frozenset()
+) -> LesionContrast:
     """Draw each slot's ratio in its ``SlotSpec.lesion_ratio``; with :data:`P_FAINT_T2SAG`, a faint
-    one on T2Sag."""
-    faint = bool(rng.random() < P_FAINT_T2SAG)
+    one on T2Sag, but only where another sequence shows the lesion clearly.
+
+    A label no image shows is one no rater could draw: a model trained on it learns to paint
+    healthy cord, and an evaluation counting it measures noise. So a lesion is faint on T2Sag
+    only when ``shown_by`` (the other slots whose images hold the lesion's core) is not empty,
+    and those slots then draw ratios at least :data:`CLEAR_MARGIN` from isointense. The random
+    stream is the same either way (one draw for faintness, one per slot).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> draws = [draw_contrast(rng, [Slot.T2Sag]) for _ in range(200)]
+    >>> any(d.faint_on_t2sag for d in draws), min(d.ratios[Slot.T2Sag] for d in draws) >= 1.2
+    (False, True)
+    >>> both = [Slot.T2Sag, Slot.T1w]
+    >>> draws = [draw_contrast(rng, both, frozenset({Slot.T1w})) for _ in range(200)]
+    >>> faint = [d for d in draws if d.faint_on_t2sag]
+    >>> len(faint) > 20, max(d.ratios[Slot.T1w] for d in faint) <= 0.85
+    (True, True)
+    """
+    faint = bool(rng.random() < P_FAINT_T2SAG) and bool(shown_by - {Slot.T2Sag})
     ratios = {}
     for slot in slots:
-        low, high = FAINT_T2SAG_RANGE if (faint and slot == Slot.T2Sag) else slot.spec.lesion_ratio
+        low, high = slot.spec.lesion_ratio
+        if faint and slot == Slot.T2Sag:
+            low, high = FAINT_T2SAG_RANGE
+        elif faint and slot in shown_by:
+            low, high = _clear_part(low, high)
         ratios[slot] = float(rng.uniform(low, high))
     return LesionContrast(ratios, faint)
+
+
+def _clear_part(low: float, high: float) -> tuple[float, float]:
+    """The part of a ratio range at least :data:`CLEAR_MARGIN` from 1 (hyper- or hypointense)."""
+    if low >= 1.0:
+        return max(low, 1.0 + CLEAR_MARGIN), high
+    return low, min(high, 1.0 - CLEAR_MARGIN)
 
 
 def cord_level(

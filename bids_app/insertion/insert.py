@@ -146,6 +146,20 @@ def _too_close(parts: list, labels: list[NDArray[np.bool_]], references: list) -
     return False
 
 
+#: An image shows a lesion when some voxel of it is at least this much lesion (its core, not a
+#: partial-volume rim: a thick slice grazing the lesion shows it faintly at best).
+SHOWN_FRACTION = 0.5
+
+
+def _showing(images: list[NativeImage], founds: list) -> frozenset[Slot]:
+    """The slots whose images hold a lesion's core (see :data:`SHOWN_FRACTION`)."""
+    return frozenset(
+        image.slot
+        for image, found in zip(images, founds, strict=True)
+        if found is not None and found[1].size and float(found[1].max()) >= SHOWN_FRACTION
+    )
+
+
 def insert_lesions(
     images: list[NativeImage],
     references: list[NativeImage],
@@ -196,11 +210,13 @@ def insert_lesions(
         for label, part in zip(labels, parts, strict=True):
             if part is not None:
                 label[part[0]] |= part[1]
-        contrast = draw_contrast(rng, slots)
+        founds = [
+            lesion_fractions(image.data.shape, image.affine, lesion, image.track, _both(gate, own))
+            for image, own in zip(images, own_gates, strict=True)
+        ]
+        contrast = draw_contrast(rng, slots, _showing(images, founds))
         amount = float(rng.uniform(0.0, MAX_TEXTURE))
-        for k, image in enumerate(images):
-            own = _both(gate, own_gates[k])
-            found = lesion_fractions(image.data.shape, image.affine, lesion, image.track, own)
+        for k, (image, found) in enumerate(zip(images, founds, strict=True)):
             if found is None or not found[1].any():
                 continue
             box, soft, _ = found

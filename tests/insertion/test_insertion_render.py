@@ -98,3 +98,28 @@ def test_insert_lesions_into_every_sequence_inside_the_cord():
     assert not placed[0].contrast.ratios[Slot.T1w] > 1.0
     labelled_volume = label.sum() * 3.0 * 0.5 * 0.5
     assert labelled_volume == pytest.approx(sum(p.volume_mm3 for p in placed), rel=0.05)
+
+
+def test_faint_on_t2sag_only_where_another_sequence_shows_the_lesion():
+    """A lesion faint on the sagittal T2w needs another image that holds its core and shows it
+    clearly: never on a T2Sag-only unit, nor where the other image does not reach the lesion."""
+    t2 = _cord_image(Slot.T2Sag, (7, 40, 80), (3.0, 0.5, 0.5), 300.0)
+    t1 = _cord_image(Slot.T1w, (24, 24, 44), (1.0, 1.0, 1.0), 500.0, seed=1)
+    # An axial T2*w of a few slices far above the cord's middle: most lesions miss it.
+    t2s = _cord_image(Slot.T2starAx, (24, 24, 2), (1.0, 1.0, 1.0), 400.0, seed=2)
+    t2s.affine[2, 3] = 100.0
+
+    def placed_in(images, seed):
+        return insert_lesions(images, [t2], 4, np.random.default_rng(seed))[2]
+
+    alone = [p for seed in range(3) for p in placed_in([t2], seed)]
+    assert len(alone) >= 6
+    assert not any(p.contrast.faint_on_t2sag for p in alone)
+    assert min(p.contrast.ratios[Slot.T2Sag] for p in alone) >= 1.2
+    far = [p for seed in range(3) for p in placed_in([t2, t2s], seed)]
+    assert not any(p.contrast.faint_on_t2sag for p in far)
+    with_t1 = [p for seed in range(3) for p in placed_in([t2, t1], seed)]
+    faint = [p for p in with_t1 if p.contrast.faint_on_t2sag]
+    assert faint, 'about a quarter of lesions should be faint where the T1w shows them'
+    assert all(p.contrast.ratios[Slot.T1w] <= 0.85 for p in faint)
+    assert all(p.contrast.ratios[Slot.T2Sag] <= 1.15 for p in faint)
