@@ -43,7 +43,8 @@ def draw_contrast(
 
     A label no image shows is one no rater could draw: a model trained on it learns to paint
     healthy cord, and an evaluation counting it measures noise. So a lesion is faint on T2Sag
-    only when ``shown_by`` (the other slots whose images hold the lesion's core) is not empty,
+    only when ``shown_by`` (the slots whose images hold the lesion's core; T2Sag itself does
+    not count) has another slot,
     and those slots then draw ratios at least :data:`CLEAR_MARGIN` from isointense. The random
     stream is the same either way (one draw for faintness, one per slot).
 

@@ -106,8 +106,10 @@ def test_faint_on_t2sag_only_where_another_sequence_shows_the_lesion():
     t2 = _cord_image(Slot.T2Sag, (7, 40, 80), (3.0, 0.5, 0.5), 300.0)
     t1 = _cord_image(Slot.T1w, (24, 24, 44), (1.0, 1.0, 1.0), 500.0, seed=1)
     # An axial T2*w of a few slices far above the cord's middle: most lesions miss it.
-    t2s = _cord_image(Slot.T2starAx, (24, 24, 2), (1.0, 1.0, 1.0), 400.0, seed=2)
-    t2s.affine[2, 3] = 100.0
+    slab = _cord_image(Slot.T2starAx, (24, 24, 2), (1.0, 1.0, 1.0), 400.0, seed=2)
+    above = slab.affine.copy()
+    above[2, 3] = 100.0
+    t2s = NativeImage(Slot.T2starAx, slab.data, above, slab.cord)  # its own cord track up there
 
     def placed_in(images, seed):
         return insert_lesions(images, [t2], 4, np.random.default_rng(seed))[2]
