@@ -27,9 +27,13 @@ import torch
 
 from bids_app.frame import CordFrame
 from bids_app.model.card import load_model_dir
-from bids_app.postprocess import PostprocessOptions
+from bids_app.training.postprocess_choice import (
+    best_setting,
+    predict_rows,
+    score_settings,
+    settings,
+)
 from bids_app.training.subjects import to_training_subject
-from bids_app.training.validation import predict_subject, score_subject, summarise
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / 'bench-results' / 'postprocess.json'
@@ -51,14 +55,6 @@ def validation_frames(model_dir: Path, frames_dir: Path, also: list[Path]) -> li
             raise SystemExit(f'{folder} holds no cord frames (<unit>.npz): give a frames folder')
         files += found
     return files
-
-
-def _grid(thresholds, sizes, grows):
-    """(threshold, size, grow) to score: each threshold alone, then with each grow under it."""
-    for threshold in thresholds:
-        for grow in [None, *sorted(g for g in grows if g < threshold)]:
-            for size in sizes:
-                yield threshold, size, grow
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,32 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     model, _ = load_model_dir(args.model_dir)
     model = model.float().eval()
     config = model.config
-    predictions = {'T2Sag': [], 'all available': []}
-    for path in validation_frames(args.model_dir, args.frames_dir, args.also):
-        name = path.stem
-        frame = CordFrame.load(path)
-        subject = to_training_subject(name, frame, config.slots, config.patch_size[:2])
-        # The first slot is the T2Sag: its index is the same in a one-slot list.
-        alone = to_training_subject(name, frame, config.slots[:1], config.patch_size[:2])
-        for row, given in (('T2Sag', alone), ('all available', subject)):
-            probability = predict_subject(model, given, torch.device('cpu'), tta=args.tta)
-            predictions[row].append((probability, subject))
-    rows = []
-    for row_name, items in predictions.items():
-        for threshold, size, grow in _grid(args.thresholds, args.sizes, args.grow):
-            options = PostprocessOptions(threshold, size, grow_threshold=grow)
-            scores = [score_subject(p, s, options) for p, s in items]
-            free = [r for r in scores if r['n_ref'] == 0]
-            rows.append({
-                'row': row_name, 'threshold': threshold, 'grow_threshold': options.grow_threshold,
-                'min_lesion_mm3': size, **summarise(scores),
-                'lesion_free_units': len(free),
-                'lesion_free_fp': sum(int(r['n_pred']) for r in free),
-            })  # fmt: skip
+    subjects = [
+        to_training_subject(path.stem, CordFrame.load(path), config.slots, config.patch_size[:2])
+        for path in validation_frames(args.model_dir, args.frames_dir, args.also)
+    ]
+    predictions = predict_rows(model, subjects, torch.device('cpu'), tta=args.tta)
+    rows = score_settings(predictions, settings(args.thresholds, args.sizes, args.grow))
     mirror = ', mirroring TTA' if args.tta else ''
     also = f' and every unit of {", ".join(map(str, args.also))}' if args.also else ''
     print(
-        f'post-processing on the validation units of {args.model_dir}{also} ({len(items)} '
+        f'post-processing on the validation units of {args.model_dir}{also} ({len(subjects)} '
         f'units, {args.threads} threads, CPU{mirror})'
     )
     print(
@@ -131,31 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     about = {
         'model': str(args.model_dir), 'also': [str(a) for a in args.also],
-        'units': len(items), 'tta': args.tta, 'threads': args.threads,
+        'units': len(subjects), 'tta': args.tta, 'threads': args.threads,
     }  # fmt: skip
     RESULTS.write_text(json.dumps({**about, 'rows': rows, 'best': best}, indent=2) + '\n')
     return 0
-
-
-def best_setting(rows: list[dict]) -> dict:
-    """The setting whose mean validation score over the rows (T2Sag alone, all available) is
-    highest: how the shipped card's post-processing was chosen. Ties: the first in grid order.
-
-    Examples
-    --------
-    >>> grid = [('a', 0.5, 0.6), ('b', 0.5, 0.8), ('a', 0.7, 0.9), ('b', 0.7, 0.4)]
-    >>> rows = [{'row': r, 'threshold': t, 'grow_threshold': t, 'min_lesion_mm3': 1.0, 'score': v}
-    ...         for r, t, v in grid]
-    >>> best_setting(rows)
-    {'threshold': 0.5, 'grow_threshold': 0.5, 'min_lesion_mm3': 1.0, 'score': 0.7}
-    """
-    scores: dict[tuple, list[float]] = {}
-    for r in rows:
-        key = (r['threshold'], r['grow_threshold'], r['min_lesion_mm3'])
-        scores.setdefault(key, []).append(r['score'])
-    key, values = max(scores.items(), key=lambda item: sum(item[1]) / len(item[1]))
-    names = ('threshold', 'grow_threshold', 'min_lesion_mm3')
-    return {**dict(zip(names, key, strict=True)), 'score': round(sum(values) / len(values), 4)}
 
 
 if __name__ == '__main__':

@@ -141,7 +141,8 @@ def run_study(
     train_slots = {u: usable[u] for u in train_units}
     runs = plan_study(train_slots, seeds, study.min_fraction)
     column, cohorts = cohorts_of(config.bids_dir, test_units, study.cohort_column)
-    # The runs' cards are written by this study and hold no "postprocess" defaults.
+    # Every run is scored with the same post-processing (the study's options, else the built-in
+    # defaults) so that the variants are compared alike; the runs' cards choose none.
     options = resolve_options(
         None,
         threshold=config.threshold,

@@ -113,6 +113,7 @@ def train_runs(
             resume=True,
             time_limit_s=remaining,
             groups=groups,
+            choose_postprocessing=False,
         )
         status: Status = 'finished' if result.finished else 'stopped'
         outcomes[run.key] = RunOutcome(run, status, result.iterations_done, len(result.losses))

@@ -45,8 +45,10 @@ from bids_app.training.data import IterationBatches, PatchDataset, make_loader, 
 from bids_app.training.distributed import DistributedContext, single_process
 from bids_app.training.initial import build_model
 from bids_app.training.options import TrainConfig
+from bids_app.training.postprocess_choice import any_lesion, choose_postprocess, predict_rows
 from bids_app.training.subjects import (
     FrameSource,
+    TrainingSubject,
     prepare_subjects,
     split_by_subject,
     write_split,
@@ -111,6 +113,7 @@ def train(
     time_limit_s: float | None = None,
     context: DistributedContext | None = None,
     groups: Mapping[str, str] | None = None,
+    choose_postprocessing: bool = True,
 ) -> TrainResult:
     """Train a model on cord frames with reference labels and write its model folder.
 
@@ -137,6 +140,10 @@ def train(
     groups : mapping of str to str, optional
         Subject -> person, for a validation split that holds out whole people
         (:func:`~bids_app.training.subjects.split_by_subject`).
+    choose_postprocessing : bool
+        Once finished, choose the card's ``"postprocess"`` on the validation units
+        (:mod:`~bids_app.training.postprocess_choice`); a study that scores every run alike
+        turns it off.
 
     Returns
     -------
@@ -290,7 +297,8 @@ def train(
             break
         ready = time.perf_counter()
     bar.close()
-    return _finish(model_dir, model, config, state, summary, split, losses, context)
+    val_all = [subjects[n] for n in val_names] if choose_postprocessing else []
+    return _finish(model_dir, model, config, state, summary, split, losses, context, val_all)
 
 
 def _synchronised(device: torch.device) -> float:
@@ -354,8 +362,14 @@ def _finish(
     split: dict[str, list[str]],
     losses: list[float],
     context: DistributedContext,
+    val_subjects: list[TrainingSubject],
 ) -> TrainResult:
-    """Write the model folder (best validation weights, else the last) and the curves."""
+    """Write the model folder (best validation weights, else the last) and the curves.
+
+    A finished run's card also gets the post-processing chosen on ``val_subjects``
+    (:mod:`bids_app.training.postprocess_choice`); an interrupted one, or one without them,
+    keeps the defaults.
+    """
     frame = summary['cord_frame']
     done, best = state['iteration'], state['best']
     finished = done >= config.iterations
@@ -370,6 +384,9 @@ def _finish(
                 model_dir / CHECKPOINT_DIR / BEST, map_location='cpu', weights_only=True
             )
             weights.load_state_dict(best_state['model'])
+        chosen = {}
+        if finished and val_subjects:
+            chosen = _chosen_postprocess(weights, val_subjects, config, context)
         training = {
             'variant': config.variant,
             'config': config.to_dict(),
@@ -382,9 +399,28 @@ def _finish(
             'train_units': split['train'],
             'validation_units': split['val'],
         }
-        card_extra = {'training': training, 'validation': validation}
+        card_extra = {'training': training, 'validation': validation, **chosen}
         save_model_dir(model_dir, weights, model.config, card_extra, frame=frame)
         plot_curves(read_log(model_dir / LOG_NAME), model_dir / CURVES_NAME, model_dir.name)
     context.barrier()
     card = read_card(model_dir)
     return TrainResult(model_dir, done, finished, validation, losses, card)
+
+
+def _chosen_postprocess(
+    weights: MultiSequenceUNet,
+    val_subjects: list[TrainingSubject],
+    config: TrainConfig,
+    context: DistributedContext,
+) -> dict[str, Any]:
+    """Card entries ``postprocess`` and ``postprocess_choice``, or {} when nothing can judge."""
+    if not any_lesion(val_subjects):
+        logger.warning(
+            'no validation unit has a lesion: the model card keeps the built-in post-processing'
+        )
+        return {}
+    bf16 = config.bf16 and bfloat16_supported(context.device)
+    weights = weights.to(context.device)
+    predictions = predict_rows(weights, val_subjects, context.device, tta=True, bf16=bf16)
+    entry, record = choose_postprocess(predictions, tta=True)
+    return {'postprocess': entry, 'postprocess_choice': record}

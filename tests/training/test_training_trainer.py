@@ -18,6 +18,7 @@ from bids_app.slots import Slot
 from bids_app.training.checkpoint import CHECKPOINT_DIR, LATEST
 from bids_app.training.curves import CURVES_NAME, LOG_NAME, read_log
 from bids_app.training.entry import run_training
+from bids_app.training.postprocess_choice import GROWS, SIZES, THRESHOLDS
 from bids_app.training.trainer import train
 
 
@@ -36,6 +37,13 @@ def test_thirty_iterations_learn_and_write_a_model_folder(frames, tiny_train_con
     assert len(training['train_units']) == 4
     assert len(training['validation_units']) == 1
     assert card['validation']['iteration'] in (10, 20, 30)
+    # Its post-processing was chosen on the validation unit, with mirroring TTA.
+    chosen = card['postprocess']
+    assert chosen['tta'] is True
+    assert chosen['threshold'] in THRESHOLDS
+    assert chosen['grow_threshold'] in (chosen['threshold'], *GROWS)
+    assert chosen['min_lesion_mm3'] in SIZES
+    assert card['postprocess_choice']['units'] == 1
     rows = read_log(tmp_path / 'model' / LOG_NAME)
     assert [r['iteration'] for r in rows] == list(range(1, 31))
     assert sum(not np.isnan(r['val_dice']) for r in rows) == 3
@@ -138,6 +146,7 @@ def test_lesion_free_subjects_train_with_full_oversampling(tiny_train_config, tm
     result = train(units, config, tmp_path / 'm')
     assert result.finished
     assert result.card['training']['lesion_free_units'] == ['sub-0', 'sub-1', 'sub-2']
+    assert 'postprocess' not in result.card  # no validation lesion to choose it on
 
 
 def test_frozen_encoder_keeps_the_baseline_weights(frames, tiny_train_config, tmp_path):

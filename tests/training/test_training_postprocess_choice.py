@@ -1,0 +1,98 @@
+"""Choosing the card's post-processing on validation units: known answers on hand-made maps."""
+
+from __future__ import annotations
+
+import numpy as np
+from training_frames import N, make_frame
+
+from bids_app.model.layout import from_network_layout
+from bids_app.postprocess import card_defaults
+from bids_app.slots import Slot
+from bids_app.training.postprocess_choice import (
+    ROWS,
+    any_lesion,
+    best_setting,
+    choose_postprocess,
+    score_settings,
+    settings,
+    t2sag_alone,
+)
+from bids_app.training.subjects import to_training_subject
+
+SLOTS = (Slot.T2Sag, Slot.STIR)
+VOXEL_MM3 = 0.5**3  # the cord frame's voxel
+
+
+def _subject(seed: int, *, lesion: bool = True):
+    return to_training_subject(
+        f'sub-{seed}', make_frame(seed, SLOTS, lesion=lesion), SLOTS, (N, N)
+    )
+
+
+def _with_speck(probability: np.ndarray, z: int) -> np.ndarray:
+    """A confident 2 x 2 x 2 speck (1 mm^3) beside the centre column, at slice ``z``."""
+    probability[7:9, 7:9, z : z + 2] = 0.95
+    return probability
+
+
+def test_grid_keeps_a_faint_small_lesion_and_drops_a_confident_speck():
+    with_lesion = _subject(1)
+    reference = from_network_layout(with_lesion.labels) > 0
+    lesion_voxels = int(reference.sum())
+    assert 5.0 <= lesion_voxels * VOXEL_MM3 < 10.0  # kept from 5 mm^3, dropped from 10
+    # The network is unsure of the lesion (0.55) and sure of a speck far from it (0.95).
+    probability = np.where(reference, 0.55, 0.02).astype(np.float32)
+    far = 2 if np.flatnonzero(reference.any(axis=(0, 1))).min() > 10 else reference.shape[2] - 4
+    probability = _with_speck(probability, far)
+    free = _subject(2, lesion=False)
+    free_probability = _with_speck(np.full(reference.shape, 0.02, np.float32), 20)
+    items = [(probability, with_lesion), (free_probability, free)]
+    grid = settings([0.5, 0.7], [1.0, 5.0, 10.0], [0.4])
+    rows = score_settings(dict.fromkeys(ROWS, items), grid)
+
+    # 2 rows x (0.5 and 0.7, each alone and grown to 0.4) x 3 sizes
+    assert len(rows) == 2 * 4 * 3
+    by_setting = {(r['threshold'], r['grow_threshold'], r['min_lesion_mm3']): r for r in rows}
+    # Only 0.5 finds a lesion whose every voxel is 0.55 (no core to grow from at 0.7); 1 mm^3
+    # keeps both specks, 10 mm^3 loses the lesion too.
+    assert by_setting[(0.5, 0.5, 5.0)]['dice'] == 1.0
+    assert by_setting[(0.5, 0.5, 5.0)]['f1'] == 1.0
+    assert by_setting[(0.5, 0.5, 5.0)]['lesion_free_fp'] == 0
+    assert by_setting[(0.5, 0.5, 1.0)]['lesion_free_fp'] == 1
+    assert by_setting[(0.5, 0.5, 10.0)]['dice'] == 0.0
+    assert by_setting[(0.7, 0.4, 5.0)]['dice'] == 0.0
+    assert best_setting(rows) == {
+        'threshold': 0.5,
+        'grow_threshold': 0.5,
+        'min_lesion_mm3': 5.0,
+        'score': 1.0,
+    }
+
+
+def test_t2sag_alone_keeps_only_slot_zero():
+    subject = _subject(3)
+    alone = t2sag_alone(subject)
+    assert set(subject.images) == {0, 1}
+    assert set(alone.images) == set(alone.coverage) == {0}
+    assert alone.images[0] is subject.images[0]
+    assert alone.labels is subject.labels
+
+
+def test_any_lesion():
+    assert any_lesion([_subject(4, lesion=False), _subject(5)])
+    assert not any_lesion([_subject(4, lesion=False), _subject(6, lesion=False)])
+    assert not any_lesion([])
+
+
+def test_choice_becomes_a_card_entry_with_its_record():
+    subject = _subject(7)
+    reference = from_network_layout(subject.labels) > 0
+    probability = np.where(reference, 0.9, 0.0).astype(np.float32)
+    items = [(probability, subject)]
+    entry, record = choose_postprocess(dict.fromkeys(ROWS, items), tta=True)
+    # Every setting finds the lesion whole; the first in grid order wins the tie.
+    assert entry == {'threshold': 0.5, 'grow_threshold': 0.5, 'min_lesion_mm3': 5.0, 'tta': True}
+    assert card_defaults({'postprocess': entry}) == entry  # a card accepts it
+    assert record['units'] == 1
+    assert record['rows'] == list(ROWS)
+    assert record['score'] == 1.0
