@@ -62,3 +62,27 @@ def test_absent_sources_measure_nothing(bench, tmp_path, capsys):
     model = _card_copy(tmp_path, ['sclesion-insert-lesions /nonexistent/controls OUT --seed 1'])
     assert bench.main(['--model', str(model)]) == 0
     assert '/nonexistent/controls absent: give --heldout DIR' in capsys.readouterr().out
+
+
+def test_lesions_found_per_band_of_volume(bench, tmp_path):
+    lesions = tmp_path / 'lesions.tsv'
+    lesions.write_text(
+        'unit\tlesion\tvolume_mm3\tdetected_T2Sag\tdetected_T2Sag+T1w\n'
+        'sub-a\t1\t6.5\t0\tn/a\n'
+        'sub-a\t2\t9.99\t1\tn/a\n'
+        'sub-b\t1\t10.0\t1\t1\n'
+        'sub-b\t2\t19.9\t0\t1\n'
+        'sub-b\t3\t20.0\t1\t1\n'
+        'sub-b\t4\t250\t1\t0\n'
+    )
+    assert bench.found_by_size(lesions, 'T2Sag') == [
+        {'band_mm3': 'under 10', 'lesions': 2, 'found': 1},
+        {'band_mm3': '10-20', 'lesions': 2, 'found': 1},
+        {'band_mm3': '20+', 'lesions': 2, 'found': 2},
+    ]
+    # Units without the row's sequences (n/a) are not counted.
+    assert bench.found_by_size(lesions, 'T2Sag+T1w') == [
+        {'band_mm3': 'under 10', 'lesions': 0, 'found': 0},
+        {'band_mm3': '10-20', 'lesions': 2, 'found': 2},
+        {'band_mm3': '20+', 'lesions': 2, 'found': 1},
+    ]
