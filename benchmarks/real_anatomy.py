@@ -119,15 +119,15 @@ def found_by_size(lesions_tsv: Path, row: str) -> list[dict]:
     bands = []
     for low, high in itertools.pairwise(edges):
         mine = [found for volume, found in lesions if low <= volume < high]
-        name = (
-            f'under {high:g}'
-            if low == 0
-            else f'{low:g}+'
-            if high == math.inf
-            else f'{low:g}-{high:g}'
-        )
-        bands.append({'band_mm3': name, 'lesions': len(mine), 'found': sum(mine)})
+        bands.append({'band_mm3': _band_name(low, high), 'lesions': len(mine), 'found': sum(mine)})
     return bands
+
+
+def _band_name(low: float, high: float) -> str:
+    """``under 10``, ``10-20``, ``20+``."""
+    if low == 0:
+        return f'under {high:g}'
+    return f'{low:g}+' if high == math.inf else f'{low:g}-{high:g}'
 
 
 def tta_flag(tta: bool | None) -> list[str]:

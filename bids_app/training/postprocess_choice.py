@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from bids_app.evaluation.subsets import ALL_AVAILABLE
 from bids_app.model.network import MultiSequenceUNet
 from bids_app.postprocess import PostprocessOptions
 from bids_app.progress import progress
@@ -37,7 +38,7 @@ GROWS = (0.3, 0.4)
 SIZES = (5.0, 10.0, 15.0, 20.0)
 
 #: Rows of the choice: the T2Sag alone and every sequence a unit has.
-ROWS = ('T2Sag', 'all available')
+ROWS = ('T2Sag', ALL_AVAILABLE)
 
 Predictions = Mapping[str, Sequence[tuple[NDArray[np.float32], TrainingSubject]]]
 
