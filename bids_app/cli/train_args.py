@@ -98,6 +98,14 @@ def add_training_arguments(group: argparse._ActionsContainer) -> None:
         help='probability that a patch is centred on a lesion',
     )
     group.add_argument(
+        '--lesion-weight',
+        type=float,
+        default=defaults.lesion_weight,
+        metavar='W',
+        help='add W x a lesion-wise Dice ("blob loss") so that small lesions count as much as '
+        'large ones (default: %(default)s, off)',
+    )
+    group.add_argument(
         '--augmentation',
         choices=AUGMENTATIONS,
         default=defaults.augmentation,
@@ -199,6 +207,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         bf16=args.bf16,
         num_workers=args.num_workers,
         oversample=args.oversample,
+        lesion_weight=args.lesion_weight,
         augmentation=args.augmentation,
         init_encoder=str(args.init_encoder) if args.init_encoder else None,
         init_weights=str(args.init_weights) if args.init_weights else None,

@@ -1,4 +1,5 @@
-"""Training losses: cross-entropy + soft Dice with deep supervision, and L1 distillation.
+"""Training losses: cross-entropy + soft Dice with deep supervision, a lesion-wise Dice, and L1
+distillation.
 
 Logits are ``(B, n_classes, z, x, y)``; targets are integer class maps ``(B, z, x, y)`` in the same
 network layout (class 0 background, 1 lesion).
@@ -6,9 +7,12 @@ network layout (class 0 background, 1 lesion).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
+from bids_app.lesions import structuring_element
 from bids_app.model.config import ModelConfig
 from bids_app.model.network import UNetOutput
 
@@ -74,6 +78,60 @@ def deep_supervision_loss(logits: list[torch.Tensor], target: torch.Tensor) -> t
     )
 
 
+def lesion_components(target: torch.Tensor) -> torch.Tensor:
+    """Each sample's reference lesions numbered 1..n (26-connected, as the lesion-wise metrics).
+
+    Parameters
+    ----------
+    target : Tensor of int, shape (B, z, x, y)
+
+    Returns
+    -------
+    Tensor of int64, shape (B, z, x, y), on the target's device
+        0 outside lesions; numbers restart at 1 in every sample.
+    """
+    structure = structuring_element(26)
+    mask = (target > 0).cpu().numpy()
+    numbered = np.stack([ndimage.label(sample, structure=structure)[0] for sample in mask])
+    return torch.from_numpy(numbered.astype(np.int64)).reshape(target.shape).to(target.device)
+
+
+def lesion_wise_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``1 -`` the mean soft Dice of every reference lesion scored on its own ("blob loss").
+
+    Kofler et al. (2023, blob loss): each lesion is compared with the lesion probability where
+    every *other* lesion is masked out, so the Dice of lesion ``i`` is ``2 P_i / (P_bg + P_i +
+    V_i)`` with ``P_i`` the probability summed inside it, ``P_bg`` outside every lesion and ``V_i``
+    its voxels. A 10 mm^3 lesion then weighs as much as a 500 mm^3 one, which the soft Dice over
+    the whole patch does not do, and probability anywhere outside the lesions still lowers every
+    lesion's score. Averaged over all lesions of the batch; 0 (with a graph) when there is none.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (B, K, z, x, y)
+    target : Tensor of int, shape (B, z, x, y)
+
+    Returns
+    -------
+    Tensor, scalar
+    """
+    probs = torch.softmax(logits.float(), dim=1)[:, 1:].sum(1).flatten(1)  # (B, N)
+    numbered = lesion_components(target).flatten(1)
+    scores = []
+    for sample_probs, sample_lesions in zip(probs, numbered, strict=True):
+        n = int(sample_lesions.max())
+        if not n:
+            continue
+        summed = torch.zeros(n + 1, dtype=probs.dtype, device=probs.device)
+        summed = summed.scatter_add(0, sample_lesions, sample_probs)
+        voxels = torch.bincount(sample_lesions, minlength=n + 1)[1:].to(probs.dtype)
+        inside, outside = summed[1:], summed[0]
+        scores.append(2 * inside / (outside + inside + voxels))
+    if not scores:
+        return probs.sum() * 0
+    return 1 - torch.cat(scores).mean()
+
+
 def distillation_loss(features: torch.Tensor, presence: torch.Tensor) -> torch.Tensor:
     """L1 distance between T2Sag's bottleneck features and each other present slot's (equation 2).
 
@@ -101,7 +159,7 @@ def distillation_loss(features: torch.Tensor, presence: torch.Tensor) -> torch.T
 
 
 def training_loss(
-    output: UNetOutput, target: torch.Tensor, config: ModelConfig
+    output: UNetOutput, target: torch.Tensor, config: ModelConfig, *, lesion_weight: float = 0.0
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Total loss of one batch and its parts (for logging).
 
@@ -112,20 +170,27 @@ def training_loss(
     target : Tensor of int, shape (B, z, x, y)
     config : ModelConfig
         Its ``distill_weight`` adds :func:`distillation_loss`.
+    lesion_weight : float
+        Weight of :func:`lesion_wise_dice_loss` on the finest output (0: not computed).
 
     Returns
     -------
     total : Tensor, scalar
     parts : dict of str to float
-        ``segmentation`` and ``distillation``.
+        ``segmentation``, ``lesion_wise`` and ``distillation``.
     """
     segmentation = deep_supervision_loss(output.logits, target)
     total = segmentation
-    distill = torch.zeros((), device=target.device)
+    zero = torch.zeros((), device=target.device)
+    lesion_wise, distill = zero, zero
+    if lesion_weight:
+        lesion_wise = lesion_wise_dice_loss(output.logits[0], target)
+        total = total + lesion_weight * lesion_wise
     if config.distill_weight:
         distill = distillation_loss(output.features, output.presence)
         total = total + config.distill_weight * distill
     return total, {
         'segmentation': float(segmentation.detach()),
+        'lesion_wise': float(lesion_wise.detach()),
         'distillation': float(distill.detach()),
     }

@@ -18,6 +18,7 @@ LOG_COLUMNS = (
     'lr',
     'loss',
     'segmentation',
+    'lesion_wise',
     'distillation',
     'val_dice',
     'val_f1',

@@ -73,6 +73,9 @@ class TrainConfig:
         Data-loading worker processes (0: in the training process).
     oversample : float
         Probability that a patch is placed on a reference lesion (nnU-Net forces 1/3).
+    lesion_weight : float
+        Weight of the lesion-wise Dice ("blob loss") added to cross-entropy + Dice, so that small
+        lesions count as much as large ones (0: off, nnU-Net's loss alone).
     augmentation : {'none', 'standard', 'synth'}
         ``'standard'``: nnU-Net's spatial and intensity transforms; ``'synth'``: also
         SynthSeg-style randomisation of contrast, bias field, resolution and noise.
@@ -103,6 +106,7 @@ class TrainConfig:
     bf16: bool = False
     num_workers: int = 2
     oversample: float = 0.33
+    lesion_weight: float = 0.0
     augmentation: Augmentation = 'standard'
     init_encoder: str | None = None
     init_weights: str | None = None
@@ -129,6 +133,8 @@ class TrainConfig:
             raise UsageError(f'val fraction {self.val_fraction} must lie in [0, 1)')
         if not 0 <= self.oversample <= 1:
             raise UsageError(f'oversample {self.oversample} must lie in [0, 1]')
+        if self.lesion_weight < 0:
+            raise UsageError(f'lesion weight must be >= 0, got {self.lesion_weight}')
         if self.num_workers < 0:
             raise UsageError(f'num_workers must be >= 0, got {self.num_workers}')
         if self.init_encoder and self.init_weights:

@@ -257,7 +257,9 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             output = network(batch['images'], batch['presence'], batch['coverage'])
-        loss, parts = training_loss(output, batch['labels'], model_config)
+        loss, parts = training_loss(
+            output, batch['labels'], model_config, lesion_weight=config.lesion_weight
+        )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         optimizer.step()

@@ -47,13 +47,16 @@ def test_command_line_builds_the_config(tmp_path):
     tsv.write_text('participant_id\tage\nsub-03\t40\n07\t51\n')
     args = _parse(
         ['--device', 'cpu', '--variant', 'combination', '--slots', 'T2Sag', 'T2starAx',
-         '--patch-z', '64', '--iterations', '10', '--val-subjects', str(tsv), '--bf16']
+         '--patch-z', '64', '--iterations', '10', '--val-subjects', str(tsv), '--bf16',
+         '--lesion-weight', '0.5']
     )  # fmt: skip
     config = train_config(args)
     assert config.patch_size == (48, 48, 64)
     assert config.slots == (Slot.T2Sag, Slot.T2starAx)
     assert config.val_subjects == ('sub-03', 'sub-07')
     assert (config.device, config.bf16, config.iterations) == ('cpu', True, 10)
+    assert config.lesion_weight == 0.5
+    assert train_config(_parse([])).lesion_weight == 0.0  # nnU-Net's loss unless asked
     assert train_stop(args) == TrainStop(resume=False, stop_after=None, time_limit_s=None)
     assert train_stop(_parse(['--time-limit', '2', '--resume'])) == TrainStop(True, None, 120.0)
 
@@ -68,6 +71,7 @@ def test_command_line_builds_the_config(tmp_path):
         ({'val_fraction': 1.0}, r'\[0, 1\)'),
         ({'widths': 'huge'}, 'widths'),
         ({'augmentation': 'heavy'}, 'augmentation'),
+        ({'lesion_weight': -1.0}, 'lesion weight'),
     ],
 )
 def test_impossible_settings_are_refused(kwargs, message):

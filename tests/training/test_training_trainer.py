@@ -70,7 +70,12 @@ def test_resume_gives_the_uninterrupted_weights(
     frames, tiny_train_config, tmp_path, variant, augmentation
 ):
     config = tiny_train_config(
-        variant=variant, augmentation=augmentation, iterations=6, val_interval=3, oversample=0.5
+        variant=variant,
+        augmentation=augmentation,
+        iterations=6,
+        val_interval=3,
+        oversample=0.5,
+        lesion_weight=0.5,
     )
     train(frames, config, tmp_path / 'whole')
     first = train(frames, config, tmp_path / 'parts', stop_after=4)
@@ -91,6 +96,7 @@ def test_resume_gives_the_uninterrupted_weights(
     whole_log = read_log(tmp_path / 'whole' / LOG_NAME)
     parts_log = read_log(tmp_path / 'parts' / LOG_NAME)
     assert [r['loss'] for r in whole_log] == [r['loss'] for r in parts_log]
+    assert any(r['lesion_wise'] > 0 for r in whole_log)
 
     again = train(frames, config, tmp_path / 'parts', resume=True)
     assert again.finished
