@@ -1,18 +1,21 @@
 """Choose a model's post-processing (thresholds, smallest lesion) on its validation subjects.
 
-Run as ``python benchmarks/postprocess.py MODEL_DIR FRAMES_DIR [--thresholds ...]
-[--sizes ...] [--grow ...] [--tta] [--also FRAMES_DIR ...]``: ``FRAMES_DIR`` holds the training
-run's cached cord frames (``<work>/frames/<unit>.npz``) and ``MODEL_DIR/split.tsv`` says which
-units were held out for validation. ``--also`` adds every unit of other labelled frame folders
-(say, fresh phantoms that no training or test set used): a random split by unit leaves the
-validation units' people in training too, where a model is more confident than on people it never
-saw. Each validation unit is predicted once with T2Sag alone and once with all its
-sequences, then post-processed with every threshold x grow threshold (hysteresis: none, and each
-``--grow`` value below the threshold) x minimum lesion size; the table gives the
-validation score that picks the best weights during training (mean of Dice over units with
-lesions and lesion-wise F1 pooled over all units, :func:`bids_app.training.validation.summarise`)
-and the false-positive lesions on the lesion-free units. Never run it on a test set: the model
-card's ``postprocess`` must come from validation data. Writes ``bench-results/postprocess.json``.
+Run as ``python benchmarks/postprocess.py MODEL_DIR FRAMES_DIR [--thresholds ...] [--sizes ...]
+[--grow ...] [--tta] [--also FRAMES_DIR ...]``: ``FRAMES_DIR`` holds the training run's cached cord
+frames (``<work>/frames/<unit>.npz``) and ``MODEL_DIR/split.tsv`` says which units were held out
+for validation. ``--also`` adds every unit of other labelled frame folders (say, fresh phantoms
+that no training or test set used): a random split by unit leaves the validation units' people in
+training too, where a model is more confident than on people it never saw. ``--fresh-only`` scores
+the ``--also`` units alone: to compare a fine-tune with the model it started from, whose weights
+were kept for their score on the very same validation units (the parent wins there by its own
+selection), give both fresh lesions neither was chosen on. Each validation unit is predicted once
+with T2Sag alone and once with all its sequences, then post-processed with every threshold x grow
+threshold (hysteresis: none, and each ``--grow`` value below the threshold) x minimum lesion size;
+the table gives the validation score that picks the best weights during training (mean of Dice over
+units with lesions and lesion-wise F1 pooled over all units,
+:func:`bids_app.training.validation.summarise`) and the false-positive lesions on the lesion-free
+units. Never run it on a test set: the model card's ``postprocess`` must come from validation data.
+Writes ``bench-results/postprocess.json``.
 """
 
 from __future__ import annotations
@@ -46,9 +49,14 @@ def validation_units(model_dir: Path) -> list[str]:
         ]
 
 
-def validation_frames(model_dir: Path, frames_dir: Path, also: list[Path]) -> list[Path]:
-    """The frame files to score: the run's validation units, then every unit of ``also``."""
-    files = [frames_dir / f'{name}.npz' for name in validation_units(model_dir)]
+def validation_frames(
+    model_dir: Path, frames_dir: Path, also: list[Path], *, fresh_only: bool = False
+) -> list[Path]:
+    """The frame files to score: the run's validation units (unless ``fresh_only``), then every
+    unit of ``also``."""
+    if fresh_only and not also:
+        raise SystemExit('--fresh-only scores the --also units alone: give --also FRAMES_DIR')
+    files = [] if fresh_only else [frames_dir / f'{n}.npz' for n in validation_units(model_dir)]
     for folder in also:
         found = sorted(folder.glob('*.npz'))
         if not found:
@@ -71,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         '--also', type=Path, nargs='+', default=[], metavar='FRAMES_DIR',
         help='score every unit of these labelled frames folders too (anatomy no training saw)',
     )  # fmt: skip
+    parser.add_argument(
+        '--fresh-only', action='store_true',
+        help="score the --also units alone, not the run's validation units (comparing models)",
+    )  # fmt: skip
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument(
         '--tta', action='store_true', help='left-right mirroring test-time augmentation'
@@ -82,14 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     config = model.config
     subjects = [
         to_training_subject(path.stem, CordFrame.load(path), config.slots, config.patch_size[:2])
-        for path in validation_frames(args.model_dir, args.frames_dir, args.also)
+        for path in validation_frames(
+            args.model_dir, args.frames_dir, args.also, fresh_only=args.fresh_only
+        )
     ]
     predictions = predict_rows(model, subjects, torch.device('cpu'), tta=args.tta)
     rows = score_settings(predictions, settings(args.thresholds, args.sizes, args.grow))
     mirror = ', mirroring TTA' if args.tta else ''
-    also = f' and every unit of {", ".join(map(str, args.also))}' if args.also else ''
+    scored = [] if args.fresh_only else [f'the validation units of {args.model_dir}']
+    scored += [f'every unit of {", ".join(map(str, args.also))}'] if args.also else []
     print(
-        f'post-processing on the validation units of {args.model_dir}{also} ({len(subjects)} '
+        f'post-processing of {args.model_dir} on {" and ".join(scored)} ({len(subjects)} '
         f'units, {args.threads} threads, CPU{mirror})'
     )
     print(
@@ -111,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     about = {
         'model': str(args.model_dir), 'also': [str(a) for a in args.also],
+        'fresh_only': args.fresh_only,
         'units': len(subjects), 'tta': args.tta, 'threads': args.threads,
     }  # fmt: skip
     RESULTS.write_text(json.dumps({**about, 'rows': rows, 'best': best}, indent=2) + '\n')

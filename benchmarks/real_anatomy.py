@@ -105,21 +105,30 @@ def per_source(units_tsv: Path, row: str) -> dict[str, dict[str, float]]:
 
 
 def found_by_size(lesions_tsv: Path, row: str) -> list[dict]:
-    """Reference lesions and those found with the sequences of ``row``, per band of volume.
+    """Reference lesions and those found with the sequences of ``row``, per band of volume, with
+    how many of each were faint (the evaluation's ``class``: low contrast in the image).
 
     Lesions the row does not score (``n/a``: a unit without its sequences) are left out.
     """
     with lesions_tsv.open() as handle:
         lesions = [
-            (float(r['volume_mm3']), int(r[f'detected_{row}']))
+            (float(r['volume_mm3']), int(r[f'detected_{row}']), r.get('class') == 'faint')
             for r in csv.DictReader(handle, delimiter='\t')
             if r[f'detected_{row}'] != 'n/a'
         ]
     edges = (0.0, *SIZE_EDGES, math.inf)
     bands = []
     for low, high in itertools.pairwise(edges):
-        mine = [found for volume, found in lesions if low <= volume < high]
-        bands.append({'band_mm3': _band_name(low, high), 'lesions': len(mine), 'found': sum(mine)})
+        mine = [(found, faint) for volume, found, faint in lesions if low <= volume < high]
+        bands.append(
+            {
+                'band_mm3': _band_name(low, high),
+                'lesions': len(mine),
+                'found': sum(found for found, _ in mine),
+                'faint': sum(faint for _, faint in mine),
+                'faint_found': sum(found for found, faint in mine if faint),
+            }
+        )
     return bands
 
 
@@ -225,7 +234,11 @@ def main(argv: list[str] | None = None) -> int:
                 f'lesion-free predicted {values["lesion_free_predicted"]}'
             )
     for row, bands in sizes.items():
-        found = ', '.join(f'{b["band_mm3"]} mm3 {b["found"]}/{b["lesions"]}' for b in bands)
+        found = ', '.join(
+            f'{b["band_mm3"]} mm3 {b["found"]}/{b["lesions"]} '
+            f'(faint {b["faint_found"]}/{b["faint"]})'
+            for b in bands
+        )
         print(f'  {row:<16} lesions found by volume: {found}')
     for unit in free:
         print(

@@ -37,3 +37,14 @@ def test_also_without_frames_is_refused_naming_it(bench, tmp_path):
     model = _model_with_split(tmp_path)
     with pytest.raises(SystemExit, match=r'empty.*holds no cord frames'):
         bench.validation_frames(model, tmp_path / 'frames', [tmp_path / 'empty'])
+
+
+def test_fresh_only_scores_the_also_units_alone(bench, tmp_path):
+    model = _model_with_split(tmp_path)
+    fresh = tmp_path / 'fresh'
+    fresh.mkdir()
+    (fresh / 'sub-z.npz').touch()
+    files = bench.validation_frames(model, tmp_path / 'frames', [fresh], fresh_only=True)
+    assert files == [fresh / 'sub-z.npz']
+    with pytest.raises(SystemExit, match='give --also'):
+        bench.validation_frames(model, tmp_path / 'frames', [], fresh_only=True)

@@ -67,22 +67,22 @@ def test_absent_sources_measure_nothing(bench, tmp_path, capsys):
 def test_lesions_found_per_band_of_volume(bench, tmp_path):
     lesions = tmp_path / 'lesions.tsv'
     lesions.write_text(
-        'unit\tlesion\tvolume_mm3\tdetected_T2Sag\tdetected_T2Sag+T1w\n'
-        'sub-a\t1\t6.5\t0\tn/a\n'
-        'sub-a\t2\t9.99\t1\tn/a\n'
-        'sub-b\t1\t10.0\t1\t1\n'
-        'sub-b\t2\t19.9\t0\t1\n'
-        'sub-b\t3\t20.0\t1\t1\n'
-        'sub-b\t4\t250\t1\t0\n'
+        'unit\tlesion\tvolume_mm3\tclass\tdetected_T2Sag\tdetected_T2Sag+T1w\n'
+        'sub-a\t1\t6.5\tfaint\t0\tn/a\n'
+        'sub-a\t2\t9.99\tconspicuous\t1\tn/a\n'
+        'sub-b\t1\t10.0\tfaint\t1\t1\n'
+        'sub-b\t2\t19.9\tfaint\t0\t1\n'
+        'sub-b\t3\t20.0\tconspicuous\t1\t1\n'
+        'sub-b\t4\t250\tconspicuous\t1\t0\n'
     )
     assert bench.found_by_size(lesions, 'T2Sag') == [
-        {'band_mm3': 'under 10', 'lesions': 2, 'found': 1},
-        {'band_mm3': '10-20', 'lesions': 2, 'found': 1},
-        {'band_mm3': '20+', 'lesions': 2, 'found': 2},
+        {'band_mm3': 'under 10', 'lesions': 2, 'found': 1, 'faint': 1, 'faint_found': 0},
+        {'band_mm3': '10-20', 'lesions': 2, 'found': 1, 'faint': 2, 'faint_found': 1},
+        {'band_mm3': '20+', 'lesions': 2, 'found': 2, 'faint': 0, 'faint_found': 0},
     ]
     # Units without the row's sequences (n/a) are not counted.
     assert bench.found_by_size(lesions, 'T2Sag+T1w') == [
-        {'band_mm3': 'under 10', 'lesions': 0, 'found': 0},
-        {'band_mm3': '10-20', 'lesions': 2, 'found': 2},
-        {'band_mm3': '20+', 'lesions': 2, 'found': 1},
+        {'band_mm3': 'under 10', 'lesions': 0, 'found': 0, 'faint': 0, 'faint_found': 0},
+        {'band_mm3': '10-20', 'lesions': 2, 'found': 2, 'faint': 2, 'faint_found': 2},
+        {'band_mm3': '20+', 'lesions': 2, 'found': 1, 'faint': 0, 'faint_found': 0},
     ]
