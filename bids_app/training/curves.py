@@ -54,12 +54,19 @@ def truncate_log(path: Path, iteration: int) -> None:
 
 
 def append_log(path: Path, row: Mapping[str, float | int | None]) -> None:
-    """Append one row (the header first when the file is new)."""
-    new = not path.is_file()
+    """Append one row (the header first when the file is new).
+
+    A log begun by an older version keeps its own columns, so a resumed run stays readable.
+    """
+    new = not path.is_file() or not path.stat().st_size
+    columns = LOG_COLUMNS
+    if not new:
+        with path.open() as handle:
+            columns = tuple(handle.readline().rstrip('\n').split('\t'))
     with path.open('a') as handle:
         if new:
-            handle.write('\t'.join(LOG_COLUMNS) + '\n')
-        handle.write('\t'.join(_cell(row.get(c)) for c in LOG_COLUMNS) + '\n')
+            handle.write('\t'.join(columns) + '\n')
+        handle.write('\t'.join(_cell(row.get(c)) for c in columns) + '\n')
 
 
 def plot_curves(rows: list[Mapping[str, float]], path: Path, title: str) -> Path:
