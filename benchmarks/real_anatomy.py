@@ -35,6 +35,7 @@ from pathlib import Path
 
 from bids_app.cli.evaluate import main as evaluate_main
 from bids_app.cli.insert import main as insert_main
+from bids_app.evaluation.faint import FAINT
 from bids_app.model.card import read_card
 from bids_app.model.registry import resolve_model_dir
 
@@ -112,7 +113,7 @@ def found_by_size(lesions_tsv: Path, row: str) -> list[dict]:
     """
     with lesions_tsv.open() as handle:
         lesions = [
-            (float(r['volume_mm3']), int(r[f'detected_{row}']), r.get('class') == 'faint')
+            (float(r['volume_mm3']), int(r[f'detected_{row}']), r.get('class') == FAINT)
             for r in csv.DictReader(handle, delimiter='\t')
             if r[f'detected_{row}'] != 'n/a'
         ]
