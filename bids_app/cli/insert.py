@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bids_app import __version__
 from bids_app.cli.console import console_main
-from bids_app.cli.types import bids_filter, positive_int
+from bids_app.cli.types import bids_filter, positive_float, positive_int
 from bids_app.errors import DatasetError
 from bids_app.insertion.dataset import InsertionConfig, write_insertions
 from bids_app.insertion.regions import REGIONS
@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         '(written again as acq-pseudosag_T2w)',
     )  # fmt: skip
     parser.add_argument(
+        '--sagittal-slice-mm', type=positive_float, metavar='MM',
+        help='rebin each sagittal image (T2w, STIR; not a pseudo-sagittal stand-in) and its cord '
+        'mask into slices MM thick left-right before inserting, as clinical 2D sagittal scans '
+        'are acquired (2.5-4 mm), so that 3D scans of healthy people also teach and test that '
+        'partial volume; output subjects are tagged sag<MM>mm',
+    )  # fmt: skip
+    parser.add_argument(
         '--participant-label', nargs='+', default=[], metavar='LABEL',
         help='source participants to use (default: all)',
     )  # fmt: skip
@@ -80,6 +87,7 @@ def _insert(args: argparse.Namespace, argv: list[str]) -> int:
         seed=args.seed,
         negatives=args.negatives,
         region=args.region,
+        sagittal_slice_mm=args.sagittal_slice_mm,
     )
     masks = args.cord_masks or args.source_dir / 'derivatives' / 'labels'
     if not (args.source_dir / 'dataset_description.json').is_file():

@@ -57,6 +57,18 @@ def non_negative_float(value: str) -> float:
     return number
 
 
+def positive_float(value: str) -> float:
+    """A finite number above 0 (a thickness).
+
+    >>> positive_float('2.5')
+    2.5
+    """
+    number = _number(value)
+    if not 0.0 < number < math.inf:
+        raise argparse.ArgumentTypeError(f'{value} must be a finite number above 0')
+    return number
+
+
 def fraction(value: str) -> float:
     """A number from 0 to 1, both included (a share of subjects).
 

@@ -28,6 +28,7 @@ from bids_app.geometry import superior_axis
 from bids_app.insertion.insert import NativeImage, PlacedLesion, insert_lesions
 from bids_app.insertion.regions import crop_slices, region_bounds, slice_z_mm
 from bids_app.insertion.sources import SourceImage, SourceUnit
+from bids_app.insertion.thick_slices import thick_sagittal
 from bids_app.interfaces.io import check_same_grid, load_image, load_mask, save_image
 from bids_app.labels import source_stem
 from bids_app.progress import progress
@@ -62,6 +63,9 @@ class InsertionConfig:
         Also write the unmodified scans with an empty lesion mask.
     region : {'all', 'upper', 'lower'}
         Keep the whole scan, or the slices above or below the middle of the sagittal T2w's cord.
+    sagittal_slice_mm : float, optional
+        Rebin every sagittal image (not a pseudo-sagittal stand-in) into slices this thick
+        left-right before inserting, as clinical 2D sagittal sequences are acquired.
     """
 
     copies: int = 8
@@ -69,6 +73,20 @@ class InsertionConfig:
     seed: int = 0
     negatives: bool = True
     region: str = 'all'
+    sagittal_slice_mm: float | None = None
+
+    @property
+    def tag(self) -> str:
+        """What output subject labels add to the source's: slice thickness, then region.
+
+        Examples
+        --------
+        >>> InsertionConfig().tag, InsertionConfig(region='upper', sagittal_slice_mm=2.5).tag
+        ('', 'sag2p5mmupper')
+        """
+        mm = self.sagittal_slice_mm
+        thick = f'sag{mm:g}mm'.replace('.', 'p') if mm else ''
+        return thick + ('' if self.region == 'all' else self.region)
 
 
 def unit_rng(seed: int, unit: str, copy: int) -> np.random.Generator:
@@ -77,15 +95,16 @@ def unit_rng(seed: int, unit: str, copy: int) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], 'little'))
 
 
-def output_label(subject: str, region: str, copy: int) -> str:
+def output_label(subject: str, tag: str, copy: int) -> str:
     """``errsm30`` -> ``errsm30`` (negative, whole), ``errsm30upperins03`` (copy 3, upper half).
+
+    ``tag`` is :attr:`InsertionConfig.tag`.
 
     Examples
     --------
-    >>> output_label('errsm30', 'all', 0), output_label('errsm30', 'upper', 3)
+    >>> output_label('errsm30', '', 0), output_label('errsm30', 'upper', 3)
     ('errsm30', 'errsm30upperins03')
     """
-    tag = '' if region == 'all' else region
     return f'{subject}{tag}' + (f'ins{copy:02d}' if copy else '')
 
 
@@ -98,8 +117,13 @@ def output_stem(image: SourceImage, unit: SourceUnit, label: str) -> str:
     return prefix + stem[len(unit.name) :]
 
 
-def load_unit(unit: SourceUnit, region: str) -> list[tuple[SourceImage, NativeImage]]:
+def load_unit(
+    unit: SourceUnit, region: str, sagittal_slice_mm: float | None = None
+) -> list[tuple[SourceImage, NativeImage]]:
     """Read a unit's images and masks, cropped to ``region``; images left without cord dropped.
+
+    With ``sagittal_slice_mm``, sagittal images (not pseudo-sagittal stand-ins) are first rebinned
+    into slices that thick (:func:`~bids_app.insertion.thick_slices.thick_sagittal`).
 
     Returns
     -------
@@ -116,6 +140,14 @@ def load_unit(unit: SourceUnit, region: str) -> list[tuple[SourceImage, NativeIm
         data, affine = load_image(image.path)
         mask, mask_affine = load_mask(image.mask)
         check_same_grid(mask.shape, mask_affine, data.shape, affine, image.mask, image.path.name)
+        if sagittal_slice_mm and image.slot.spec.acquisition == 'sagittal' and not image.pseudo:
+            shape = data.shape
+            data, mask, affine = thick_sagittal(data, mask, affine, sagittal_slice_mm)
+            if data.shape == shape:
+                logger.warning(
+                    '%s: slices already at least %g mm thick; left as they are',
+                    image.path, sagittal_slice_mm,
+                )  # fmt: skip
         loaded.append((image, data, affine, mask))
     _, _, ref_affine, ref_mask = loaded[0]
     axis = superior_axis(ref_affine)
@@ -181,13 +213,13 @@ def _lesion_rows(unit: SourceUnit, label: str, placed: list[PlacedLesion]) -> li
 
 def insert_unit(root: Path, unit: SourceUnit, config: InsertionConfig) -> tuple[list, list]:
     """Write a unit's negative and its copies; return participants rows and lesion rows."""
-    loaded = load_unit(unit, config.region)
+    loaded = load_unit(unit, config.region, config.sagittal_slice_mm)
     images = [native for _, native in loaded]
     references = [im for im in images if im.slot == SLOTS[0]]
     participants, lesions = [], []
     copies = range(0 if config.negatives else 1, config.copies + 1)
     for copy in copies:
-        label = output_label(unit.subject, config.region, copy)
+        label = output_label(unit.subject, config.tag, copy)
         if copy == 0:
             data, labels, placed = [im.data for im in images], [], []
             labels = [np.zeros(r.data.shape, bool) for r in references]
@@ -199,6 +231,7 @@ def insert_unit(root: Path, unit: SourceUnit, config: InsertionConfig) -> tuple[
         participants.append({
             'participant_id': f'sub-{label}', SOURCE_COLUMN: f'sub-{unit.subject}',
             'copy': copy, 'region': config.region, 'n_lesions': len(placed),
+            'sagittal_slice_mm': config.sagittal_slice_mm or 'n/a',
         })  # fmt: skip
         lesions += _lesion_rows(unit, label, placed)
     return participants, lesions
@@ -273,7 +306,7 @@ def write_insertions(
         Units written and lesions inserted.
     """
     copies = range(0 if config.negatives else 1, config.copies + 1)
-    labels = [output_label(u.subject, config.region, c) for u in units for c in copies]
+    labels = [output_label(u.subject, config.tag, c) for u in units for c in copies]
     prepare_output(out_dir, source, labels)
     participants, lesions = [], []
     for unit in progress(units, desc='insert', total=len(units)):

@@ -133,6 +133,31 @@ def test_pseudo_sagittal_keeps_the_other_axial_images(tmp_path):
     assert any(name.startswith('sub-01ins01_acq-ax_') for name in names)
 
 
+def test_thick_sagittal_slices(tmp_path):
+    """3 mm sagittal slices rebinned to 6 mm: the sagittal grid and its labels change, no other."""
+    source = _dataset(tmp_path / 'src')
+    out = tmp_path / 'out'
+    assert main([str(source), str(out), '--copies', '1', '--sagittal-slice-mm', '6']) == 0
+    rows = _rows(out / 'participants.tsv')
+    assert [r['participant_id'] for r in rows] == ['sub-01sag6mm', 'sub-01sag6mmins01']
+    assert {r['sagittal_slice_mm'] for r in rows} == {'6.0'}
+    name = 'sub-01sag6mmins01'
+    sagittal = nib.load(out / f'{name}/anat/{name}_acq-sag_T2w.nii.gz')
+    assert sagittal.shape == (2, 40, 80)
+    assert np.allclose(sagittal.header.get_zooms(), (6.0, 0.5, 0.5))
+    labels = out / 'derivatives/labels' / name / 'anat'
+    for suffix in ('label-SC_seg', 'label-lesion_seg'):
+        mask = nib.load(labels / f'{name}_acq-sag_T2w_{suffix}.nii.gz')
+        assert mask.shape == sagittal.shape
+        assert np.allclose(mask.affine, sagittal.affine)
+    axial = nib.load(out / f'{name}/anat/{name}_acq-ax_T2starw.nii.gz')
+    assert axial.shape == (24, 24, 8)
+    # 1 to 5 mm does not thicken 3 mm slices: the grid is kept, the label still says so
+    assert main([str(source), str(out), '--copies', '1', '--sagittal-slice-mm', '2']) == 0
+    kept = nib.load(out / 'sub-01sag2mm/anat/sub-01sag2mm_acq-sag_T2w.nii.gz')
+    assert kept.shape == (5, 40, 80)
+
+
 def test_real_scans(sct_example, tmp_path):
     """errsm30: lesions inside its T2w cord mask, in every sequence near its own cord."""
     out = tmp_path / 'out'
@@ -156,6 +181,8 @@ def test_real_scans(sct_example, tmp_path):
         assert not (changed & ~ndimage.binary_dilation(mask, iterations=2)).any()
 
 
-@pytest.mark.parametrize('bad', ['--copies 0', '--region middle'])
+@pytest.mark.parametrize(
+    'bad', ['--copies 0', '--region middle', '--sagittal-slice-mm 0', '--sagittal-slice-mm x']
+)
 def test_bad_options(tmp_path, bad, capsys):
     assert main([str(tmp_path), str(tmp_path / 'o'), *bad.split()]) == 2
