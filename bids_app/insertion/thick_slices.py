@@ -58,9 +58,10 @@ def thick_sagittal(
     axis = left_right_axis(affine)
     voxel_mm = float(np.linalg.norm(np.asarray(affine, float)[:3, axis]))
     factor = slice_mm / voxel_mm
-    if factor <= 1.0 or int(np.floor(data.shape[axis] / factor + 1e-9)) < 1:
+    # thinner slices than the voxels would be an upsampling, not a thick-slice acquisition
+    weights = box_weights(data.shape[axis], factor) if factor > 1.0 else np.empty((0, 0))
+    if len(weights) == 0:
         return data.astype(np.float32), cord, np.asarray(affine, float)
-    weights = box_weights(data.shape[axis], factor)
 
     def rebin(volume: NDArray) -> NDArray:
         moved = np.moveaxis(np.asarray(volume, np.float64), axis, 0)
