@@ -1,5 +1,5 @@
-"""From lesion probabilities in the cord frame to a mask: threshold (with hysteresis), near the
-cord, minimum size.
+"""From lesion probabilities in the cord frame to a mask: threshold (with hysteresis), inside the
+field of view, near the cord, minimum size.
 
 Pure functions on cord-frame arrays (48 x 48 x Z, axes LAS, 0.5 mm); the options are recorded in
 the outputs' sidecars. :func:`resolve_options` picks the thresholds and minimum lesion size, and
@@ -11,7 +11,7 @@ card's ``"postprocess"`` entry, else the built-in defaults.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,14 +249,31 @@ def near_centreline(
     return np.broadcast_to(disk[:, :, None], shape).copy()
 
 
+def field_of_view(coverages: Iterable[NDArray[np.bool_]]) -> NDArray[np.bool_] | None:
+    """Where at least one of the given sequences has image data (None: no coverage given).
+
+    Examples
+    --------
+    >>> field_of_view([np.array([1, 1, 0, 0], bool), np.array([0, 1, 1, 0], bool)]).tolist()
+    [True, True, True, False]
+    >>> field_of_view([]) is None
+    True
+    """
+    seen = None
+    for coverage in coverages:
+        seen = np.asarray(coverage, bool) if seen is None else seen | np.asarray(coverage, bool)
+    return seen
+
+
 def postprocess(
     probability: NDArray[np.floating],
     options: PostprocessOptions = PostprocessOptions(),
     cord_mask: NDArray[np.bool_] | None = None,
     voxel_mm: float = 0.5,
+    seen: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.bool_]:
-    """Threshold (with hysteresis), keep what lies near the cord, then drop lesions below the
-    minimum size.
+    """Threshold (with hysteresis) inside the field of view, keep what lies near the cord, then
+    drop lesions below the minimum size.
 
     Parameters
     ----------
@@ -267,11 +284,19 @@ def postprocess(
         Cord mask in the same frame; without it the centreline distance applies.
     voxel_mm : float
         Isotropic voxel size of the frame.
+    seen : ndarray of bool, shape (X, Y, Z), optional
+        Where some sequence the probability came from has image data
+        (:func:`field_of_view`). The network paints confident lesions into the empty frame
+        beyond a short field of view, where no image shows anything; no lesion is reported
+        there, and none grows into it. Default: everywhere.
 
     Returns
     -------
     ndarray of bool, shape (X, Y, Z)
     """
+    probability = np.asarray(probability)
+    if seen is not None:
+        probability = np.where(seen, probability, 0.0)
     mask = hysteresis(probability, options.threshold, options.grow_threshold)
     if cord_mask is not None:
         mask &= near_cord(np.asarray(cord_mask, bool), options.cord_margin_mm, voxel_mm)

@@ -11,6 +11,7 @@ import pytest
 from bids_app.errors import ModelCardError
 from bids_app.postprocess import (
     PostprocessOptions,
+    field_of_view,
     hysteresis,
     postprocess,
     resolve_options,
@@ -125,3 +126,40 @@ def test_hysteresis_keeps_the_rim_of_a_confident_core_only() -> None:
     options = PostprocessOptions(threshold=0.7, min_lesion_mm3=0.0, grow_threshold=0.3)
     assert postprocess(probability, options).sum() == 125
     assert postprocess(probability, PostprocessOptions(0.7, 0.0)).sum() == 27
+
+
+def test_no_lesion_outside_the_field_of_view() -> None:
+    """A confident blob beyond a short field of view is dropped; one across its edge keeps only
+    its seen part, and the unseen part cannot carry hysteresis across to another core."""
+    probability = np.zeros((10, 10, 20), np.float32)
+    probability[2:5, 2:5, 1:4] = 0.99  # 27 voxels, all beyond the field of view (z < 6)
+    probability[5:8, 5:8, 4:8] = 0.9  # 36 voxels: z 4-5 unseen, z 6-7 seen (18)
+    seen = np.zeros(probability.shape, bool)
+    seen[:, :, 6:] = True
+    options = PostprocessOptions(threshold=0.5, min_lesion_mm3=0.0)
+    assert postprocess(probability, options).sum() == 27 + 36  # default: everywhere counts
+    kept = postprocess(probability, options, seen=seen)
+    assert kept.sum() == 18
+    assert not kept[:, :, :6].any()
+    # a seen rim at 0.4 touches an unseen core only: nothing grows from what no image shows
+    probability[:] = 0.0
+    probability[2:5, 2:5, 4:6] = 0.9
+    probability[2:5, 2:5, 6:9] = 0.4
+    grown = PostprocessOptions(threshold=0.7, min_lesion_mm3=0.0, grow_threshold=0.3)
+    assert postprocess(probability, grown).sum() == 45
+    assert postprocess(probability, grown, seen=seen).sum() == 0
+    # the smallest size applies to what is left in view: 18 voxels = 2.25 mm^3 < 3 mm^3
+    probability[:] = 0.0
+    probability[5:8, 5:8, 4:8] = 0.9
+    assert postprocess(probability, PostprocessOptions(0.5, 3.0)).sum() == 36
+    assert postprocess(probability, PostprocessOptions(0.5, 3.0), seen=seen).sum() == 0
+
+
+def test_field_of_view_is_the_union_of_the_sequences_given() -> None:
+    sagittal = np.zeros((4, 4, 10), bool)
+    sagittal[:, :, 3:] = True
+    axial = np.zeros((4, 4, 10), bool)
+    axial[:, :, :5] = True
+    assert field_of_view([sagittal]).sum() == 4 * 4 * 7
+    assert field_of_view([sagittal, axial]).all()
+    assert field_of_view(iter([])) is None

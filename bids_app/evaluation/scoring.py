@@ -23,7 +23,7 @@ from bids_app.evaluation.faint import ReferenceLesions, detected, reference_lesi
 from bids_app.evaluation.subsets import Row, usable_slots
 from bids_app.frame import CordFrame
 from bids_app.metrics import dice, lesion_wise
-from bids_app.postprocess import PostprocessOptions, postprocess
+from bids_app.postprocess import PostprocessOptions, field_of_view, postprocess
 from bids_app.progress import progress
 from bids_app.sliding_window import normalise_intensity
 from bids_app.slots import SLOTS, Slot
@@ -121,7 +121,8 @@ def score_prediction(
     options : PostprocessOptions
     """
     cord = None if frame.cord is None else frame.cord.astype(bool)
-    mask = postprocess(probability, options, cord_mask=cord)
+    seen = field_of_view(frame.coverage[s] for s in slots)
+    mask = postprocess(probability, options, cord_mask=cord, seen=seen)
     reference = lesions.labels > 0
     counts = lesion_wise(mask, reference)
     return RowScore(

@@ -65,7 +65,7 @@ class PredictLesions(SimpleInterface):
         from bids_app.errors import ModelCardError
         from bids_app.frame import CordFrame
         from bids_app.inference import LesionPredictor
-        from bids_app.postprocess import postprocess
+        from bids_app.postprocess import field_of_view, postprocess
 
         started = time.perf_counter()
         frame = CordFrame.load(self.inputs.cordframe)
@@ -93,7 +93,8 @@ class PredictLesions(SimpleInterface):
             grow_threshold=grow if isdefined(grow) else None,
         )
         cord = frame.cord.astype(bool) if frame.cord is not None else None
-        mask = postprocess(probability, options, cord_mask=cord)
+        seen = field_of_view(frame.coverage[s] for s in usable)
+        mask = postprocess(probability, options, cord_mask=cord, seen=seen)
         out = Path(runtime.cwd) / 'prediction.npz'
         np.savez(
             out, probability=probability, mask=mask, slots=np.asarray([str(s) for s in usable])

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from bids_app.metrics import dice, lesion_wise
 from bids_app.model.layout import from_network_layout
 from bids_app.model.network import MultiSequenceUNet
-from bids_app.postprocess import PostprocessOptions, postprocess
+from bids_app.postprocess import PostprocessOptions, field_of_view, postprocess
 from bids_app.sliding_window import mirror_averaged, sliding_window
 from bids_app.training.subjects import TrainingSubject
 
@@ -78,7 +78,8 @@ def score_subject(
     options: PostprocessOptions,
 ) -> dict[str, float | str]:
     """Post-process as the participant level does, then Dice and lesion-wise scores."""
-    mask = postprocess(probability, options, cord_mask=subject.cord)
+    seen = field_of_view(from_network_layout(c) for c in subject.coverage.values())
+    mask = postprocess(probability, options, cord_mask=subject.cord, seen=seen)
     reference = from_network_layout(subject.labels) > 0
     lesions = lesion_wise(mask, reference)
     return {

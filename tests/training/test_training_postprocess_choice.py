@@ -6,7 +6,7 @@ import numpy as np
 from training_frames import N, make_frame
 
 from bids_app.model.layout import from_network_layout
-from bids_app.postprocess import card_defaults
+from bids_app.postprocess import PostprocessOptions, card_defaults
 from bids_app.slots import Slot
 from bids_app.training.postprocess_choice import (
     ROWS,
@@ -18,6 +18,7 @@ from bids_app.training.postprocess_choice import (
     t2sag_alone,
 )
 from bids_app.training.subjects import to_training_subject
+from bids_app.training.validation import score_subject
 
 SLOTS = (Slot.T2Sag, Slot.STIR)
 VOXEL_MM3 = 0.5**3  # the cord frame's voxel
@@ -96,3 +97,19 @@ def test_choice_becomes_a_card_entry_with_its_record():
     assert record['units'] == 1
     assert record['rows'] == list(ROWS)
     assert record['score'] == 1.0
+
+
+def test_a_confident_lesion_beyond_the_field_of_view_is_not_counted():
+    """Validation post-processes as the participant level does: nothing is reported where the
+    given sequences have no image, and the field of view is theirs (T2Sag alone: its own)."""
+    frame = make_frame(3, SLOTS, lesion=False)
+    frame.coverage[Slot.T2Sag][:, :, :6] = False  # a short sagittal: slices 0-5 unseen
+    subject = to_training_subject('sub-3', frame, SLOTS, (N, N))
+    probability = np.full(from_network_layout(subject.labels).shape, 0.02, np.float32)
+    probability[6:10, 6:10, 1:5] = 0.99  # 8 mm^3, all in slices only the STIR sees
+    options = PostprocessOptions(0.5, 1.0)
+    assert score_subject(probability, subject, options)['n_pred'] == 1
+    assert score_subject(probability, t2sag_alone(subject), options)['n_pred'] == 0
+    frame.coverage[Slot.STIR][:, :, :6] = False
+    nobody = to_training_subject('sub-3', frame, SLOTS, (N, N))
+    assert score_subject(probability, nobody, options)['n_pred'] == 0
