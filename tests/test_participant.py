@@ -144,6 +144,10 @@ def test_rerun_reuses_and_overwrite_recomputes(run, caplog):
     assert mask.is_file()
 
 
+# The robustness battery's shared run checks the same in the default suite (its `naninf` case: a
+# NaN T2Sag beside a good subject, exit 1, the good subject's outputs written); this whole second
+# pipeline run, with the crash file, is kept for `-m slow` to hold the suite under 10 minutes.
+@pytest.mark.slow
 def test_one_bad_subject_fails_alone(small_phantoms, tiny_model, tmp_path, caplog):
     bids = tmp_path / 'bids'
     shutil.copytree(small_phantoms, bids)
