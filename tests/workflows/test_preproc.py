@@ -147,6 +147,7 @@ def test_masks_provider_centres_the_cord_in_every_crop(sct_example, tmp_path):
         '--cord-masks',
         str(masks),
         '--skip-bids-validation',
+        '--no-tta',  # the pre-processing is under test: one network pass is enough
     ]
     assert main(argv) == 0
     frame = _frame(out, work)
