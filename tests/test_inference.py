@@ -302,17 +302,25 @@ class _BlobPredictor:
 
 
 @pytest.mark.parametrize(
-    ('min_lesion_mm3', 'kept'),
-    [(0.0, 2), (0.25, 2), (0.3, 0), (None, 0)],  # None: the interface default, 1 mm^3
+    ('voxel_mm', 'min_lesion_mm3', 'kept'),
+    [
+        (0.5, 0.0, 2),
+        (0.5, 0.25, 2),
+        (0.5, 0.3, 0),
+        (0.5, None, 0),  # None: the interface default, 1 mm^3
+        (1.0, 1.5, 2),  # a model's 1 mm frame: the blob is 2 mm^3
+        (1.0, 2.5, 0),
+    ],
 )
 def test_predict_interface_removes_lesions_below_the_minimum_size(
-    tmp_path: Path, monkeypatch, min_lesion_mm3, kept
+    tmp_path: Path, monkeypatch, voxel_mm, min_lesion_mm3, kept
 ) -> None:
+    from bids_app.config import CordFrameConfig
     from bids_app.frame import CordFrame
     from bids_app.interfaces.inference import PredictLesions
 
     monkeypatch.setattr(LesionPredictor, 'from_model_dir', lambda *a, **k: _BlobPredictor())
-    frame = CordFrame(z_mm=np.arange(16) * 0.5)
+    frame = CordFrame(z_mm=np.arange(16) * voxel_mm, config=CordFrameConfig(voxel_mm=voxel_mm))
     frame.crops[Slot.T2Sag] = np.ones((48, 48, 16), np.float32)
     frame.coverage[Slot.T2Sag] = np.ones((48, 48, 16), bool)
     frame.centerlines[Slot.T2Sag] = np.zeros((16, 3))

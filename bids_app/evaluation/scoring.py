@@ -122,7 +122,9 @@ def score_prediction(
     """
     cord = None if frame.cord is None else frame.cord.astype(bool)
     seen = field_of_view(frame.coverage[s] for s in slots)
-    mask = postprocess(probability, options, cord_mask=cord, seen=seen)
+    mask = postprocess(
+        probability, options, cord_mask=cord, voxel_mm=frame.config.voxel_mm, seen=seen
+    )
     reference = lesions.labels > 0
     counts = lesion_wise(mask, reference)
     return RowScore(
@@ -157,7 +159,7 @@ def evaluate_unit(
     available = usable_slots(predictor.slots, frame.slots)
     t2sag = normalise_intensity(frame.crops[Slot.T2Sag], frame.coverage[Slot.T2Sag])
     cord = None if frame.cord is None else frame.cord.astype(bool)
-    lesions = reference_lesions(t2sag, frame.labels, cord)
+    lesions = reference_lesions(t2sag, frame.labels, cord, voxel_mm=frame.config.voxel_mm)
     scores: dict[str, RowScore] = {}
     done: dict[tuple[Slot, ...], RowScore] = {}
     for row in rows:

@@ -94,7 +94,9 @@ class PredictLesions(SimpleInterface):
         )
         cord = frame.cord.astype(bool) if frame.cord is not None else None
         seen = field_of_view(frame.coverage[s] for s in usable)
-        mask = postprocess(probability, options, cord_mask=cord, seen=seen)
+        mask = postprocess(
+            probability, options, cord_mask=cord, voxel_mm=frame.config.voxel_mm, seen=seen
+        )
         out = Path(runtime.cwd) / 'prediction.npz'
         np.savez(
             out, probability=probability, mask=mask, slots=np.asarray([str(s) for s in usable])

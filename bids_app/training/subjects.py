@@ -53,6 +53,9 @@ class TrainingSubject:
         First and last slice of each reference lesion (26-connected), for oversampling.
     cord : ndarray, shape (X, Y, Z), bool, optional
         Cord mask in the cord frame's own layout (validation post-processing).
+    voxel_mm : float
+        The cord frame's voxel (validation post-processing measures lesions and the cord margin
+        in mm).
     """
 
     name: str
@@ -61,6 +64,7 @@ class TrainingSubject:
     labels: NDArray[np.uint8]
     lesion_z: NDArray[np.int64]
     cord: NDArray[np.bool_] | None = None
+    voxel_mm: float = CordFrameConfig.voxel_mm
 
     @property
     def length(self) -> int:
@@ -229,7 +233,9 @@ def to_training_subject(
         coverage[index] = np.ascontiguousarray(to_network_layout(covered))
     labels = np.ascontiguousarray(to_network_layout((frame.labels > 0).astype(np.uint8)))
     cord = None if frame.cord is None else frame.cord > 0
-    return TrainingSubject(name, images, coverage, labels, lesion_extents(labels), cord)
+    return TrainingSubject(
+        name, images, coverage, labels, lesion_extents(labels), cord, frame.config.voxel_mm
+    )
 
 
 def _draw_validation(

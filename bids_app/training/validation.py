@@ -79,7 +79,9 @@ def score_subject(
 ) -> dict[str, float | str]:
     """Post-process as the participant level does, then Dice and lesion-wise scores."""
     seen = field_of_view(from_network_layout(c) for c in subject.coverage.values())
-    mask = postprocess(probability, options, cord_mask=subject.cord, seen=seen)
+    mask = postprocess(
+        probability, options, cord_mask=subject.cord, voxel_mm=subject.voxel_mm, seen=seen
+    )
     reference = from_network_layout(subject.labels) > 0
     lesions = lesion_wise(mask, reference)
     return {

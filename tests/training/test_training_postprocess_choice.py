@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from training_frames import N, make_frame
 
+from bids_app.config import CordFrameConfig
 from bids_app.model.layout import from_network_layout
 from bids_app.postprocess import PostprocessOptions, card_defaults
 from bids_app.slots import Slot
@@ -113,3 +116,20 @@ def test_a_confident_lesion_beyond_the_field_of_view_is_not_counted():
     frame.coverage[Slot.STIR][:, :, :6] = False
     nobody = to_training_subject('sub-3', frame, SLOTS, (N, N))
     assert score_subject(probability, nobody, options)['n_pred'] == 0
+
+
+def test_lesion_sizes_are_measured_in_the_frame_of_the_unit():
+    """A 2 x 2 x 2 voxel speck is 1 mm^3 in the default 0.5 mm frame and 8 mm^3 in a model's 1 mm
+    frame: the smallest kept lesion (5 mm^3) drops the one and keeps the other."""
+    frame = make_frame(4, SLOTS, lesion=False)
+    fine = to_training_subject('sub-4', frame, SLOTS, (N, N))
+    coarse = to_training_subject(
+        'sub-4', replace(frame, config=CordFrameConfig(voxel_mm=1.0)), SLOTS, (N, N)
+    )
+    assert (fine.voxel_mm, coarse.voxel_mm) == (0.5, 1.0)
+    probability = _with_speck(
+        np.full(from_network_layout(fine.labels).shape, 0.02, np.float32), 20
+    )
+    options = PostprocessOptions(0.5, 5.0)
+    assert score_subject(probability, fine, options)['n_pred'] == 0
+    assert score_subject(probability, coarse, options)['n_pred'] == 1
