@@ -9,8 +9,10 @@ Run as ``python benchmarks/real_anatomy.py [--model DIR] [--heldout DIR] [--cord
    model was not trained on, each person with its unmodified scans as lesion-free units.
 2. ``sclesion-evaluate`` on it (built-in centrelines unless ``--cord-masks``): Table 1 per set
    of sequences, per source person / region, and the share of inserted lesions found per band
-   of volume (under 10, 10-20, at least 20 mm^3: the shipped card drops predicted lesions under
-   20 mm^3, so the smallest are found only when the prediction is larger than the lesion).
+   of volume (under 10, 10-20, at least 20 mm^3: the card drops predicted lesions under its
+   smallest size, so the smallest are found only when the prediction is larger than the
+   lesion), and each false lesion on a lesion-free unit: its volume, the network's confidence in
+   it and its distance to the field of view's edge (``false_lesions.tsv``).
 3. The participant level with default options on ``../shared/data/sct-example`` as it is (no
    lesion is known there): predicted lesions and their volume per subject.
 
@@ -44,6 +46,8 @@ SHARED = REPO.parent / 'shared' / 'data'
 RESULTS = REPO / 'bench-results' / 'real_anatomy.json'
 #: Edges of the lesion volume bands, mm^3.
 SIZE_EDGES = (10.0, 20.0)
+#: What ``false_lesions.tsv`` tells of each false lesion on a lesion-free unit.
+FALSE_LESION_FIGURES = ('volume_mm3', 'peak_probability', 'mean_probability', 'mm_to_view_edge')
 
 
 def parse_insert_command(command: str) -> tuple[Path, list[str]]:
@@ -133,6 +137,21 @@ def found_by_size(lesions_tsv: Path, row: str) -> list[dict]:
     return bands
 
 
+def false_lesions_when_free(false_lesions_tsv: Path) -> list[dict]:
+    """Every false lesion on a unit without reference lesions (``sclesion-evaluate``'s
+    ``false_lesions.tsv``): which unit and row, its size, confidence and place."""
+    with false_lesions_tsv.open() as handle:
+        return [
+            {
+                'unit': r['unit'],
+                'row': r['row'],
+                **{k: float(r[k]) for k in FALSE_LESION_FIGURES},
+            }
+            for r in csv.DictReader(handle, delimiter='\t')
+            if r['lesion_free_unit'] == '1'
+        ]
+
+
 def _band_name(low: float, high: float) -> str:
     """``under 10``, ``10-20``, ``20+``."""
     if low == 0:
@@ -208,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = {
             row['row']: found_by_size(out / 'lesions.tsv', row['row']) for row in table['rows']
         }
+        false_when_free = false_lesions_when_free(out / 'false_lesions.tsv')
         free = lesion_free_scans(args.model, work, args.tta) if SHARED.is_dir() else []
     conditions = {
         'heldout': str(args.heldout or "built by the card's training_data.held_out"),
@@ -241,6 +261,13 @@ def main(argv: list[str] | None = None) -> int:
             for b in bands
         )
         print(f'  {row:<16} lesions found by volume: {found}')
+    for lesion in false_when_free:
+        print(
+            f'  false lesion on lesion-free {lesion["unit"]} ({lesion["row"]}): '
+            f'{lesion["volume_mm3"]:.0f} mm3, probability peak {lesion["peak_probability"]:.2f} '
+            f'mean {lesion["mean_probability"]:.2f}, '
+            f"{lesion['mm_to_view_edge']:.1f} mm from the field of view's edge"
+        )
     for unit in free:
         print(
             f'lesion-free real scan {unit["unit"]} ({unit["slots_used"]}): '
@@ -254,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                 'rows': table['rows'],
                 'per_source': sources,
                 'found_by_size': sizes,
+                'false_lesions_on_lesion_free_units': false_when_free,
                 'lesion_free_scans': free,
             },
             indent=2,

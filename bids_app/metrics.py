@@ -175,9 +175,7 @@ def lesion_wise(
     ref_hit = np.bincount(ref_labels[pred], minlength=n_ref + 1)[1:]
     tp = int(np.count_nonzero(ref_hit >= (tp_fraction - _FRACTION_TOLERANCE) * ref_size))
 
-    pred_size = np.bincount(pred_labels.ravel(), minlength=n_pred + 1)[1:]
-    pred_outside = np.bincount(pred_labels[~ref], minlength=n_pred + 1)[1:]
-    fp = int(np.count_nonzero(pred_outside > (fp_fraction + _FRACTION_TOLERANCE) * pred_size))
+    fp = int(np.count_nonzero(_outside_reference(pred_labels, n_pred, ref, fp_fraction)))
 
     sensitivity = tp / n_ref if n_ref else math.nan
     precision = (n_pred - fp) / n_pred if n_pred else math.nan
@@ -250,6 +248,46 @@ def volume_agreement(
         n_ref=n_ref,
         count_difference=n_pred - n_ref,
     )
+
+
+def false_positive_lesions(
+    pred: NDArray,
+    ref: NDArray,
+    *,
+    fp_fraction: float = 0.70,
+    connectivity: int = 26,
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """The predicted lesions that :func:`lesion_wise` counts as false positives.
+
+    Returns
+    -------
+    labels : (X, Y, Z) int array
+        The prediction's connected components, numbered 1..n.
+    false : (F,) int array
+        The numbers of those with more than ``fp_fraction`` of their voxels outside ``ref``.
+
+    Examples
+    --------
+    >>> ref = np.zeros((1, 1, 12), bool)
+    >>> ref[0, 0, :4] = True
+    >>> pred = np.zeros_like(ref)
+    >>> pred[0, 0, [1, 2, 8, 9]] = True  # inside, then wholly outside
+    >>> false_positive_lesions(pred, ref)[1].tolist()
+    [2]
+    """
+    pred, ref = _binary_pair(pred, ref)
+    labels, n_pred = _prediction_lesions(pred, None, structuring_element(connectivity))
+    false = np.flatnonzero(_outside_reference(labels, n_pred, ref, fp_fraction)) + 1
+    return labels, false
+
+
+def _outside_reference(
+    pred_labels: NDArray[np.intp], n_pred: int, ref: NDArray[np.bool_], fp_fraction: float
+) -> NDArray[np.bool_]:
+    """(n_pred,) bool: which predicted lesions lie more than ``fp_fraction`` outside ``ref``."""
+    pred_size = np.bincount(pred_labels.ravel(), minlength=n_pred + 1)[1:]
+    pred_outside = np.bincount(pred_labels[~ref], minlength=n_pred + 1)[1:]
+    return pred_outside > (fp_fraction + _FRACTION_TOLERANCE) * pred_size
 
 
 def _prediction_lesions(

@@ -7,6 +7,9 @@ Files in the output folder:
 - ``units.tsv``: one line per unit and row (the paired values behind the Wilcoxon tests).
 - ``lesions.tsv``: one line per reference lesion: its T2Sag contrast, its class, and whether
   each row detects it.
+- ``false_lesions.tsv``: one line per false-positive lesion and row: its size, the network's
+  confidence and its place along the cord (:class:`~bids_app.evaluation.scoring.FalseLesion`),
+  whether its unit has reference lesions at all.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, astuple
 from pathlib import Path
 
 from bids_app.evaluation.faint import FAINT_CONTRAST, classify
@@ -42,6 +45,18 @@ LESION_COLUMNS: dict[str, str] = {
     'not in that row',
 }
 
+FALSE_LESION_COLUMNS: dict[str, str] = {
+    'unit': 'Subject/session',
+    'row': 'Row of Table 1',
+    'lesion_free_unit': '1 when the unit has no reference lesion, else 0',
+    'volume_mm3': 'Predicted lesion volume in the cord frame, mm^3',
+    'peak_probability': "The network's highest lesion probability in it",
+    'mean_probability': "The network's mean lesion probability over it",
+    'z_mm': 'World z (RAS+ mm) of its centre along the cord frame',
+    'mm_to_view_edge': 'Along the cord, from its nearest slice to the nearest slice outside the '
+    'field of view of the sequences given, mm (0: touching the edge)',
+}
+
 
 def _cell(value: object) -> str:
     if isinstance(value, float):
@@ -64,6 +79,17 @@ def write_unit_scores(path: Path, evaluations: Sequence[UnitEvaluation]) -> Path
         for row, s in u.scores.items()
     ]  # fmt: skip
     return _write_tsv(path, list(UNIT_COLUMNS), lines)
+
+
+def write_false_lesions(path: Path, evaluations: Sequence[UnitEvaluation]) -> Path:
+    """``false_lesions.tsv`` (:data:`FALSE_LESION_COLUMNS`)."""
+    lines = [
+        [u.unit, row, int(u.n_ref == 0), *astuple(lesion)]
+        for u in evaluations
+        for row, s in u.scores.items()
+        for lesion in s.false_lesions
+    ]
+    return _write_tsv(path, list(FALSE_LESION_COLUMNS), lines)
 
 
 def _json_value(value: object) -> object:
@@ -99,6 +125,7 @@ def write_outputs(
         )
     }
     paths['units.tsv'] = write_unit_scores(out_dir / 'units.tsv', evaluations)
+    paths['false_lesions.tsv'] = write_false_lesions(out_dir / 'false_lesions.tsv', evaluations)
     lesions = []
     for u in evaluations:
         classes = classify(u.contrast, faint_contrast)
@@ -124,6 +151,7 @@ def write_outputs(
         },
         'unit_columns': UNIT_COLUMNS,
         'lesion_columns': LESION_COLUMNS,
+        'false_lesion_columns': FALSE_LESION_COLUMNS,
         **dict(about or {}),
     }
     paths['table1.json'] = out_dir / 'table1.json'

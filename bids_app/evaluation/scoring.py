@@ -22,7 +22,7 @@ from bids_app.errors import DatasetError
 from bids_app.evaluation.faint import ReferenceLesions, detected, reference_lesions
 from bids_app.evaluation.subsets import Row, usable_slots
 from bids_app.frame import CordFrame
-from bids_app.metrics import dice, lesion_wise
+from bids_app.metrics import dice, false_positive_lesions, lesion_wise
 from bids_app.postprocess import PostprocessOptions, field_of_view, postprocess
 from bids_app.progress import progress
 from bids_app.sliding_window import normalise_intensity
@@ -61,6 +61,8 @@ class RowScore:
         Predicted lesions after post-processing.
     detected : (L,) bool
         Whether each reference lesion (in :class:`ReferenceLesions` order) is detected.
+    false_lesions : tuple of FalseLesion
+        The predicted lesions that are false positives.
     """
 
     slots: tuple[Slot, ...]
@@ -70,6 +72,32 @@ class RowScore:
     precision: float
     n_pred: int
     detected: NDArray[np.bool_]
+    false_lesions: tuple[FalseLesion, ...] = ()
+
+
+@dataclass(frozen=True)
+class FalseLesion:
+    """A predicted lesion that lies mostly outside every reference lesion (a false positive of
+    :func:`bids_app.metrics.lesion_wise`): what it is and where, to tell why it was found.
+
+    Attributes
+    ----------
+    volume_mm3 : float
+        In the cord frame.
+    peak_probability, mean_probability : float
+        Of the network over its voxels.
+    z_mm : float
+        World z (RAS+ mm) of its centre along the cord frame.
+    mm_to_view_edge : float
+        Along the cord, from its nearest slice to the nearest slice outside the field of view of
+        the sequences given (0: it touches the edge).
+    """
+
+    volume_mm3: float
+    peak_probability: float
+    mean_probability: float
+    z_mm: float
+    mm_to_view_edge: float
 
 
 @dataclass(frozen=True)
@@ -135,7 +163,44 @@ def score_prediction(
         precision=counts.precision,
         n_pred=counts.n_pred,
         detected=detected(lesions, mask),
+        false_lesions=false_lesions(probability, mask, reference, frame, seen),
     )
+
+
+def false_lesions(
+    probability: NDArray[np.floating],
+    mask: NDArray[np.bool_],
+    reference: NDArray[np.bool_],
+    frame: CordFrame,
+    seen: NDArray[np.bool_] | None,
+) -> tuple[FalseLesion, ...]:
+    """Each false-positive lesion of ``mask`` with its size, confidence and place.
+
+    ``seen`` is the field of view of the sequences given (per voxel or per slice; None: all).
+    """
+    labels, false = false_positive_lesions(mask, reference)
+    n_slices = mask.shape[2]
+    in_view = np.ones(n_slices, bool) if seen is None else np.asarray(seen, bool)
+    if in_view.ndim == 3:
+        in_view = in_view.any(axis=(0, 1))
+    outside = np.concatenate([[-1], np.flatnonzero(~in_view), [n_slices]])
+    voxel_mm = frame.config.voxel_mm
+    found = []
+    for number in false:
+        voxels = labels == number
+        slices = np.flatnonzero(voxels.any(axis=(0, 1)))
+        gap = int(np.abs(slices[:, None] - outside[None, :]).min()) - 1
+        values = probability[voxels]
+        found.append(
+            FalseLesion(
+                volume_mm3=float(voxels.sum()) * voxel_mm**3,
+                peak_probability=float(values.max()),
+                mean_probability=float(values.mean()),
+                z_mm=float(np.mean(frame.z_mm[np.nonzero(voxels)[2]])),
+                mm_to_view_edge=gap * voxel_mm,
+            )
+        )
+    return tuple(found)
 
 
 def evaluate_unit(

@@ -54,7 +54,8 @@ def test_cli_writes_the_table_and_prints_it(frame_files, tmp_path, monkeypatch, 
     assert printed == (out / 'table1.md').read_text()
     assert printed.splitlines()[2].startswith('| T2Sag | 3 (0) | 0.667 (0.667) | 1 |')
     assert sorted(p.name for p in out.iterdir() if p.is_file()) == [
-        'lesions.tsv', 'table1.json', 'table1.md', 'table1.png', 'table1.tsv', 'units.tsv'
+        'false_lesions.tsv', 'lesions.tsv', 'table1.json', 'table1.md', 'table1.png',
+        'table1.tsv', 'units.tsv'
     ]  # fmt: skip
     document = json.loads((out / 'table1.json').read_text())
     assert document['left_out'] == {'sub-D': left_out}
@@ -102,6 +103,12 @@ def test_min_lesion_size_from_flag_then_card(
     units = [line.split('\t') for line in (out / 'units.tsv').read_text().splitlines()]
     [n_pred] = [row[-1] for row in units if row[:2] == ['sub-B', 'T2Sag']]
     assert int(n_pred) == 1 + speck_kept
+    # ... and the speck, when kept, is listed as a false lesion with its size and confidence
+    false = [line.split('\t') for line in (out / 'false_lesions.tsv').read_text().splitlines()]
+    assert false[0] == ['unit', 'row', 'lesion_free_unit', 'volume_mm3', 'peak_probability',
+                        'mean_probability', 'z_mm', 'mm_to_view_edge']  # fmt: skip
+    speck = [row[2:6] for row in false[1:] if row[:2] == ['sub-B', 'T2Sag']]
+    assert speck == ([['0', '0.25', '0.9', '0.9']] if speck_kept else [])
 
 
 @pytest.mark.slow

@@ -56,3 +56,22 @@ def test_volumes_and_smallest_lesion_in_the_frames_voxels(voxel_mm, volume_mm3, 
     assert score.n_pred == n_pred
     # Dice: the lesion alone, or the lesion and the 8-voxel speck (2 * 64 / (64 + 72)).
     assert score.dice == pytest.approx(1.0 if n_pred == 1 else 128 / 136)
+
+
+def test_a_false_lesion_is_listed_with_its_size_confidence_and_place():
+    """A speck of 8 voxels, half at 0.95 and half at 0.65, on slices 30-31 of a frame whose
+    T2Sag sees slices 0-34: 1 mm^3, peak 0.95, mean 0.8, centred at z = 15.25 mm, 3 slices
+    (1.5 mm) from the first unseen slice; the predicted reference lesion is no false lesion."""
+    frame = _frame(0.5)
+    frame.coverage[Slot.T2Sag][:, :, 35:] = False
+    probability = np.where(frame.labels > 0, 0.9, 0.01).astype(np.float32)
+    probability[7:9, 7:9, 30] = 0.95
+    probability[7:9, 7:9, 31] = 0.65
+    rows = table_rows((Slot.T2Sag,), {'sub-1': (Slot.T2Sag,)})
+    result = evaluate_unit(_Fixed(probability), frame, 'sub-1', rows, PostprocessOptions(0.5, 0.5))
+    (lesion,) = result.scores[rows[0].name].false_lesions
+    assert lesion.volume_mm3 == 1.0
+    assert lesion.peak_probability == pytest.approx(0.95)
+    assert lesion.mean_probability == pytest.approx(0.8)
+    assert lesion.z_mm == pytest.approx(15.25)
+    assert lesion.mm_to_view_edge == 1.5
