@@ -106,6 +106,14 @@ def add_training_arguments(group: argparse._ActionsContainer) -> None:
         'large ones (default: %(default)s, off)',
     )
     group.add_argument(
+        '--view-cut',
+        type=fraction,
+        default=defaults.view_cut,
+        metavar='P',
+        help="end the field of view of a share P of the patches at a random slice, as a scan's "
+        "or slab's end (default: %(default)s, off)",
+    )
+    group.add_argument(
         '--augmentation',
         choices=AUGMENTATIONS,
         default=defaults.augmentation,
@@ -208,6 +216,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         num_workers=args.num_workers,
         oversample=args.oversample,
         lesion_weight=args.lesion_weight,
+        view_cut=args.view_cut,
         augmentation=args.augmentation,
         init_encoder=str(args.init_encoder) if args.init_encoder else None,
         init_weights=str(args.init_weights) if args.init_weights else None,

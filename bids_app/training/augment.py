@@ -63,6 +63,10 @@ class AugmentParams:
         deviation uniform in ``[0, elastic_mm]`` on knots ``elastic_spacing_mm`` apart (in-plane,
         along z), interpolated trilinearly. ``p_elastic`` 0 draws nothing, so a run without it
         draws the same numbers as before it existed.
+    p_view_cut, view_kept : float, (float, float)
+        End every sequence's field of view at one slice of the patch, above or below, as a scan
+        or slab ends there; a fraction in ``view_kept`` of the patch stays seen
+        (:func:`cut_field_of_view`). 0 (the default) draws nothing.
     """
 
     p_rotation: float = 0.2
@@ -88,6 +92,8 @@ class AugmentParams:
     p_elastic: float = 0.3
     elastic_mm: float = 0.75
     elastic_spacing_mm: tuple[float, float] = (6.0, 16.0)
+    p_view_cut: float = 0.0
+    view_kept: tuple[float, float] = (0.25, 0.75)
 
 
 def inplane_theta(
@@ -195,6 +201,44 @@ def mirror_left_right(batch: Batch, selected: torch.Tensor) -> Batch:
         'images': torch.where(pick, batch['images'].flip(3), batch['images']),
         'coverage': torch.where(pick, batch['coverage'].flip(3), batch['coverage']),
         'labels': torch.where(pick[:, 0], batch['labels'].flip(2), batch['labels']),
+    }
+
+
+def cut_field_of_view(
+    batch: Batch, selected: torch.Tensor, kept: torch.Tensor, keep_top: torch.Tensor
+) -> Batch:
+    """End the field of view of the selected samples at one slice, as a scan or slab ends there.
+
+    Where no sequence has an image the participant level reports nothing
+    (:func:`bids_app.postprocess.field_of_view`), so the label is background there too; the
+    network learns the edge itself, with lesions and healthy cord beside it, instead of meeting
+    it only at the few real scans' ends.
+
+    Parameters
+    ----------
+    batch : dict of str to Tensor
+    selected : (B,) bool
+        The samples to cut.
+    kept : (B,) float
+        Fraction of the patch's slices that stays seen (at least one slice).
+    keep_top : (B,) bool
+        Keep the upper slices (the field of view ends below them) or the lower ones. The
+        network layout's z runs up the cord (nibabel ``S``).
+    """
+    if not bool(selected.any()):
+        return batch
+    z = batch['images'].shape[2]
+    n_kept = (kept * z).round().long().clamp(1, z)
+    index = torch.arange(z, device=n_kept.device)
+    seen = torch.where(
+        keep_top[:, None], index[None, :] >= z - n_kept[:, None], index[None, :] < n_kept[:, None]
+    )
+    seen |= ~selected[:, None]
+    return {
+        **batch,
+        'images': batch['images'] * seen[:, None, :, None, None],
+        'coverage': batch['coverage'] & seen[:, None, :, None, None],
+        'labels': batch['labels'] * seen[:, :, None, None],
     }
 
 
@@ -327,6 +371,13 @@ def augment_batch(
         displacement = field * deform[:, None, None, None, None]
         warped = warped | deform
     batch = warp_inplane(batch, theta, warped, displacement)
+    if params.p_view_cut > 0:  # drawn only when on, so that runs without it draw as before
+        batch = cut_field_of_view(
+            batch,
+            chance(generator, (n,), params.p_view_cut),
+            uniform(generator, (n,), *params.view_kept),
+            chance(generator, (n,), 0.5),
+        )
     images = batch['images']
     mask = batch['coverage']
     if mode == 'synth':

@@ -76,6 +76,9 @@ class TrainConfig:
     lesion_weight : float
         Weight of the lesion-wise Dice ("blob loss") added to cross-entropy + Dice, so that small
         lesions count as much as large ones (0: off, nnU-Net's loss alone).
+    view_cut : float
+        Share of patches whose field of view is ended at a random slice, as a scan or slab ends
+        (:func:`bids_app.training.augment.cut_field_of_view`; 0: off).
     augmentation : {'none', 'standard', 'synth'}
         ``'standard'``: nnU-Net's spatial and intensity transforms; ``'synth'``: also
         SynthSeg-style randomisation of contrast, bias field, resolution and noise.
@@ -107,6 +110,7 @@ class TrainConfig:
     num_workers: int = 2
     oversample: float = 0.33
     lesion_weight: float = 0.0
+    view_cut: float = 0.0
     augmentation: Augmentation = 'standard'
     init_encoder: str | None = None
     init_weights: str | None = None
@@ -133,6 +137,8 @@ class TrainConfig:
             raise UsageError(f'val fraction {self.val_fraction} must lie in [0, 1)')
         if not 0 <= self.oversample <= 1:
             raise UsageError(f'oversample {self.oversample} must lie in [0, 1]')
+        if not 0 <= self.view_cut <= 1:
+            raise UsageError(f'view cut {self.view_cut} must lie in [0, 1]')
         if self.lesion_weight < 0:
             raise UsageError(f'lesion weight must be >= 0, got {self.lesion_weight}')
         if self.num_workers < 0:

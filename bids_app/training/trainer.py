@@ -23,7 +23,7 @@ from bids_app.model.card import CARD_NAME, read_card, save_model_dir
 from bids_app.model.losses import training_loss
 from bids_app.model.network import MultiSequenceUNet
 from bids_app.progress import progress
-from bids_app.training.augment import augment_batch
+from bids_app.training.augment import AugmentParams, augment_batch
 from bids_app.training.checkpoint import (
     BEST,
     CHECKPOINT_DIR,
@@ -251,7 +251,11 @@ def train(
         for group in optimizer.param_groups:
             group['lr'] = lr
         batch = augment_batch(
-            to_device(batch, device), config.augmentation, model_config.slots, generator
+            to_device(batch, device),
+            config.augmentation,
+            model_config.slots,
+            generator,
+            AugmentParams(p_view_cut=config.view_cut),
         )
         augmented = _synchronised(device)
         optimizer.zero_grad(set_to_none=True)

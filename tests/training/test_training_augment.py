@@ -11,6 +11,7 @@ from bids_app.slots import SLOTS, Slot
 from bids_app.training.augment import (
     AugmentParams,
     augment_batch,
+    cut_field_of_view,
     elastic_displacement,
     inplane_theta,
     intensity_transforms,
@@ -189,3 +190,43 @@ def test_elastic_augmentation_keeps_labels_binary_and_is_reproducible():
         assert torch.equal(runs[0][key], runs[1][key])
     assert set(runs[0]['labels'].unique().tolist()) <= {0, 1}
     assert not torch.equal(runs[0]['labels'], _batch()['labels'])
+
+
+def test_a_cut_field_of_view_ends_every_sequence_at_one_slice():
+    """8 slices: sample 0 keeps its upper 3 (slices 5-7), sample 1 is not selected; beyond the
+    cut images are 0, coverage False and labels background; inside, nothing changes."""
+    batch = _batch(z=8)
+    batch['labels'][:] = 1
+    cut = cut_field_of_view(
+        batch,
+        torch.tensor([True, False]),
+        torch.tensor([3 / 8, 3 / 8]),
+        torch.tensor([True, True]),
+    )
+    assert not cut['coverage'][0, :, :5].any()
+    assert not cut['images'][0, :, :5].any()
+    assert not cut['labels'][0, :5].any()
+    assert torch.equal(cut['images'][0, :, 5:], batch['images'][0, :, 5:])
+    assert torch.equal(cut['coverage'][0, :, 5:], batch['coverage'][0, :, 5:])
+    assert cut['labels'][0, 5:].all()
+    for key in ('images', 'coverage', 'labels'):
+        assert torch.equal(cut[key][1], batch[key][1])
+    # keeping the lower slices instead: 0-2 seen
+    low = cut_field_of_view(
+        batch, torch.tensor([True, False]), torch.tensor([3 / 8, 0.5]), torch.tensor([False, True])
+    )
+    assert low['labels'][0].any(dim=(1, 2)).tolist() == [True] * 3 + [False] * 5
+
+
+def test_view_cut_off_draws_as_before_and_on_cuts_every_sample():
+    slots = [Slot(s) for s in SLOTS[:2]]
+    plain = augment_batch(_batch(), 'standard', slots, torch.Generator().manual_seed(3))
+    off = augment_batch(
+        _batch(), 'standard', slots, torch.Generator().manual_seed(3), AugmentParams()
+    )
+    assert torch.equal(plain['images'], off['images'])
+    params = AugmentParams(p_view_cut=1.0, view_kept=(0.5, 0.5))
+    on = augment_batch(_batch(), 'standard', slots, torch.Generator().manual_seed(3), params)
+    seen_slices = on['coverage'].any(dim=(1, 3, 4))
+    assert seen_slices.sum(dim=1).tolist() == [4, 4]  # half of the 8 slices, top or bottom
+    assert not on['labels'][~seen_slices].any()

@@ -48,7 +48,7 @@ def test_command_line_builds_the_config(tmp_path):
     args = _parse(
         ['--device', 'cpu', '--variant', 'combination', '--slots', 'T2Sag', 'T2starAx',
          '--patch-z', '64', '--iterations', '10', '--val-subjects', str(tsv), '--bf16',
-         '--lesion-weight', '0.5']
+         '--lesion-weight', '0.5', '--view-cut', '0.2']
     )  # fmt: skip
     config = train_config(args)
     assert config.patch_size == (48, 48, 64)
@@ -57,6 +57,7 @@ def test_command_line_builds_the_config(tmp_path):
     assert (config.device, config.bf16, config.iterations) == ('cpu', True, 10)
     assert config.lesion_weight == 0.5
     assert train_config(_parse([])).lesion_weight == 0.0  # nnU-Net's loss unless asked
+    assert (config.view_cut, train_config(_parse([])).view_cut) == (0.2, 0.0)
     assert train_stop(args) == TrainStop(resume=False, stop_after=None, time_limit_s=None)
     assert train_stop(_parse(['--time-limit', '2', '--resume'])) == TrainStop(True, None, 120.0)
 
@@ -72,6 +73,7 @@ def test_command_line_builds_the_config(tmp_path):
         ({'widths': 'huge'}, 'widths'),
         ({'augmentation': 'heavy'}, 'augmentation'),
         ({'lesion_weight': -1.0}, 'lesion weight'),
+        ({'view_cut': 1.5}, 'view cut'),
     ],
 )
 def test_impossible_settings_are_refused(kwargs, message):

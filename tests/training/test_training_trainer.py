@@ -76,6 +76,7 @@ def test_resume_gives_the_uninterrupted_weights(
         val_interval=3,
         oversample=0.5,
         lesion_weight=0.5,
+        view_cut=0.5,
     )
     train(frames, config, tmp_path / 'whole')
     first = train(frames, config, tmp_path / 'parts', stop_after=4)
