@@ -239,6 +239,7 @@ def train(
     losses: list[float] = []
     window: list[dict[str, float]] = []
     shown: dict[str, str] = {}
+    augment_params = AugmentParams(p_view_cut=config.view_cut)
     model.train()
     bar = progress(range(start, stop), desc='train', total=config.iterations, initial=start)
     ready = time.perf_counter()
@@ -255,7 +256,7 @@ def train(
             config.augmentation,
             model_config.slots,
             generator,
-            AugmentParams(p_view_cut=config.view_cut),
+            augment_params,
         )
         augmented = _synchronised(device)
         optimizer.zero_grad(set_to_none=True)
