@@ -30,6 +30,7 @@ from bids_app.headers import load_nifti
 from bids_app.interfaces.io import save_image
 from bids_app.lesions import COLUMNS, lesion_table, number_superior_first
 from bids_app.native import to_native
+from bids_app.postprocess import field_of_view
 from bids_app.vertebrae import (
     LEVEL_COLUMN,
     LEVEL_TABLE_COLUMNS,
@@ -81,6 +82,7 @@ def write_lesion_outputs(request: LesionOutputRequest) -> tuple[list[Path], Path
         probability=native.probability,
         coverage_by_slot={str(s): c for s, c in native.coverage.items()},
         centerline_xyz_mm=frame.centerlines[frame.slots[0]],
+        field_of_view=field_of_view(c for s, c in native.coverage.items() if str(s) in slots_used),
     )
     written: list[Path] = []
     spatial = names.spatial_reference()

@@ -71,15 +71,25 @@ COLUMNS: dict[str, dict[str, str]] = {
         'to the level of the lesion centroid',
         'Units': 'mm',
     },
+    'distance_to_view_end_mm': {
+        'Description': 'World-z distance from the lesion to the nearer superior or inferior end '
+        'of the joint field of view of the sequences the prediction used (0: it reaches an end); '
+        'false lesions gather within about 8 mm of an end, where the images stop',
+        'Units': 'mm',
+    },
 }
+
+#: Columns added after the first release: a lesion table written before lacks them.
+OPTIONAL_COLUMNS = ('distance_to_view_end_mm',)
 
 
 @dataclass(frozen=True)
 class LesionMeasures:
     """Measures of one lesion; lengths in mm, world frame NIfTI RAS+.
 
-    ``mean_probability``, ``slots_covering`` and ``distance_along_cord_mm`` are ``None`` when
-    :func:`lesion_table` was not given the input they need. See :data:`COLUMNS` for definitions.
+    ``mean_probability``, ``slots_covering``, ``distance_along_cord_mm`` and
+    ``distance_to_view_end_mm`` are ``None`` when :func:`lesion_table` was not given the input
+    they need. See :data:`COLUMNS` for definitions.
     """
 
     index: int
@@ -95,6 +105,7 @@ class LesionMeasures:
     mean_probability: float | None = None
     slots_covering: tuple[str, ...] | None = None
     distance_along_cord_mm: float | None = None
+    distance_to_view_end_mm: float | None = None
 
     def to_row(self) -> dict[str, object]:
         """One TSV row: the keys of :data:`COLUMNS`, floats to 3 decimals, ``n/a`` if unknown.
@@ -225,6 +236,7 @@ def lesion_table(
     coverage_by_slot: Mapping[str, NDArray[np.bool_]] | None = None,
     min_slot_coverage: float = 0.5,
     centerline_xyz_mm: NDArray[np.floating] | None = None,
+    field_of_view: NDArray[np.bool_] | None = None,
 ) -> list[LesionMeasures]:
     """Measure every lesion of a label image in world millimetres.
 
@@ -250,6 +262,9 @@ def lesion_table(
     - ``distance_along_cord_mm``: arc length of the centreline polyline from its superior end
       down to the world z of the lesion centroid (linear interpolation between points); ``nan``
       with a warning when the centroid lies outside the centreline's z range.
+    - ``distance_to_view_end_mm``: ``min(z_min_mm - bottom, top - z_max_mm)``, at least 0, where
+      ``bottom`` and ``top`` are the lowest and highest world z reached by the voxels of
+      ``field_of_view`` (their centres -/+ half a voxel's world-z extent, as for lesions).
 
     Parameters
     ----------
@@ -267,6 +282,8 @@ def lesion_table(
     centerline_xyz_mm : (M, 3) array, optional
         Cord centreline points in world mm (RAS+), M >= 2, one per reference slice of the cord
         frame (any order; sorted by z here).
+    field_of_view : (X, Y, Z) bool array, optional
+        Voxels seen by at least one of the sequences the prediction used.
 
     Returns
     -------
@@ -295,6 +312,10 @@ def lesion_table(
     for slot, coverage in (coverage_by_slot or {}).items():
         _check_same_grid(coverage, labels, f'coverage of {slot}')
     centerline = None if centerline_xyz_mm is None else _check_centerline(centerline_xyz_mm)
+    view_z = None
+    if field_of_view is not None:
+        _check_same_grid(field_of_view, labels, 'field of view')
+        view_z = _z_range(np.asarray(field_of_view, bool), vox2world)  # None: nothing seen
 
     table = []
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
@@ -315,6 +336,11 @@ def lesion_table(
         if centerline is not None:
             extra['distance_along_cord_mm'] = _distance_along_cord(
                 centerline, geometry['centroid_z_mm'], index
+            )
+        if view_z is not None:
+            bottom, top = view_z
+            extra['distance_to_view_end_mm'] = max(
+                0.0, min(geometry['z_min_mm'] - bottom, top - geometry['z_max_mm'])
             )
         table.append(LesionMeasures(index=index, **geometry, **extra))
     return table
@@ -360,6 +386,27 @@ def _geometry(ijk: NDArray[np.float64], vox2world: NDArray[np.float64]) -> dict[
         'centroid_y_mm': float(centroid[1]),
         'centroid_z_mm': float(centroid[2]),
     }
+
+
+def _z_range(
+    voxels: NDArray[np.bool_], vox2world: NDArray[np.float64]
+) -> tuple[float, float] | None:
+    """Lowest and highest world z reached by ``voxels`` (centres -/+ half a voxel's z extent);
+    None when there are none."""
+    if not voxels.any():
+        return None
+    row = vox2world[2]
+    z = (
+        sum(
+            row[axis]
+            * np.arange(n, dtype=float).reshape([-1 if a == axis else 1 for a in range(3)])
+            for axis, n in enumerate(voxels.shape)
+        )
+        + row[3]
+    )
+    z = np.broadcast_to(z, voxels.shape)[voxels]
+    half_height = 0.5 * float(np.abs(row[:3]).sum())
+    return float(z.min()) - half_height, float(z.max()) + half_height
 
 
 def _distance_along_cord(centerline: NDArray[np.float64], z_mm: float, index: int) -> float:

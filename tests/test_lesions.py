@@ -189,6 +189,26 @@ class TestLesionTable:
         assert m.slots_covering == ('T2Sag', 'T2Ax')
         assert m.distance_along_cord_mm == pytest.approx(1.25 * (20 - 45 / 7))
 
+    def test_distance_to_the_field_of_views_ends(self) -> None:
+        labels = np.zeros((4, 4, 10), np.int32)
+        labels[1, 1, 3:5] = 1  # z centres 9, 12 -> 7.5 .. 13.5 mm
+        labels[2, 2, 8] = 2  # the top seen slice: 22.5 .. 25.5 mm
+        seen = np.zeros(labels.shape, bool)
+        seen[:, :, 2:9] = True  # z centres 6 .. 24 -> 4.5 .. 25.5 mm
+        first, second = lesion_table(labels, AXIAL, field_of_view=seen)
+        assert first.distance_to_view_end_mm == pytest.approx(3.0)  # 7.5 - 4.5
+        assert second.distance_to_view_end_mm == 0.0
+        (unseen,) = lesion_table(labels == 1, AXIAL, field_of_view=np.zeros_like(seen))
+        assert unseen.to_row()['distance_to_view_end_mm'] == 'n/a'
+        assert lesion_table(labels == 1, AXIAL)[0].distance_to_view_end_mm is None
+
+    def test_distance_to_view_end_on_a_sagittal_grid(self) -> None:
+        labels = np.zeros((8, 16, 8), np.int32)
+        labels[4, 10, 4] = 1  # z centre 0.5 * 10 - 30 = -25 -> -25.25 .. -24.75
+        seen = np.ones(labels.shape, bool)  # z centres -30 .. -22.5 -> -30.25 .. -22.25
+        (m,) = lesion_table(labels, PSR, field_of_view=seen)
+        assert m.distance_to_view_end_mm == pytest.approx(2.5)  # -22.25 - (-24.75)
+
     def test_centroid_outside_centreline_is_nan(self, caplog: pytest.LogCaptureFixture) -> None:
         centerline = np.array([[0.0, 0.0, 20.0], [0.0, 0.0, 30.0]])
         (m,) = lesion_table(axial_lesion(), AXIAL, centerline_xyz_mm=centerline)

@@ -106,6 +106,9 @@ def test_lesion_table_matches_the_dseg(run):
             nib.load(str(dseg_path).replace('desc-lesions_dseg', 'label-lesion_mask')).dataobj
         )
         assert np.array_equal(dseg > 0, mask > 0)
+        table = [line.split('\t') for line in rows.strip().splitlines()]
+        ends = table[0].index('distance_to_view_end_mm')
+        assert all(float(line[ends]) >= 0 for line in table[1:])  # a number, never n/a
 
 
 def test_the_bids_validator_finds_no_error_in_the_outputs(run, tmp_path):

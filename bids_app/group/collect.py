@@ -20,7 +20,7 @@ from pathlib import Path
 from bids_app.derivatives import SUMMARY_COLUMNS, derived_name, summary_path, unit_folder
 from bids_app.discovery import Unit
 from bids_app.errors import DatasetError
-from bids_app.lesions import COLUMNS
+from bids_app.lesions import COLUMNS, OPTIONAL_COLUMNS
 from bids_app.outcomes import crash_reason
 from bids_app.slots import Slot
 
@@ -35,6 +35,8 @@ SUMMARY_NUMBERS = (
     'min_lesion_mm3',
 )
 LESION_NUMBERS = tuple(c for c in COLUMNS if c not in ('name', 'slots_covering'))
+#: Lesion columns a table must hold; those added since the first release may be missing.
+LESION_REQUIRED = tuple(c for c in COLUMNS if c not in OPTIONAL_COLUMNS)
 LEVEL_NUMBERS = ('n_lesions', 'volume_mm3')
 
 
@@ -147,7 +149,7 @@ def _checked_table(
         )
     for line, row in enumerate(rows, start=2):
         for column in numbers:
-            value = row[column]
+            value = row.get(column)
             try:
                 finite = value is None or math.isfinite(float(value))
             except ValueError:
@@ -223,7 +225,7 @@ def collect_unit(output_dir: Path, unit: Unit) -> UnitRecord:
     if len(rows) != 1:
         raise DatasetError(f'{summary} must hold one row, found {len(rows)}; {_rerun(unit)}')
     lesion_table = _output_path(output_dir, unit, 'dseg', '.tsv', desc='lesions')
-    lesions = _checked_table(lesion_table, unit, list(COLUMNS), LESION_NUMBERS)
+    lesions = _checked_table(lesion_table, unit, LESION_REQUIRED, LESION_NUMBERS)
     n_lesions = rows[0]['n_lesions']
     if n_lesions is not None and float(n_lesions) != len(lesions):
         raise DatasetError(

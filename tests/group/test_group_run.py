@@ -207,6 +207,17 @@ def test_a_broken_participant_table_is_one_line_naming_it(study, damage, message
     assert not (study.out / 'group_lesions.tsv').exists()
 
 
+def test_a_lesion_table_without_the_newer_columns_still_reads(study):
+    """Outputs written before ``distance_to_view_end_mm`` existed stay readable."""
+    lines = [line.split('\t') for line in _lesions(study).read_text().splitlines()]
+    drop = lines[0].index('distance_to_view_end_mm')
+    _lesions(study).write_text(
+        ''.join('\t'.join(c for k, c in enumerate(line) if k != drop) + '\n' for line in lines)
+    )
+    run_group(study.bids_dir, study.out, study.units)
+    assert (study.out / 'group_lesions.tsv').is_file()
+
+
 def test_skipped_and_failed_units_are_said_once(study, caplog):
     run_group(study.bids_dir, study.out, study.units)
     said = [r.getMessage() for r in caplog.records]

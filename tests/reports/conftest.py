@@ -79,7 +79,7 @@ def write_unit(
     labels, _ = label_lesions(mask, t2_affine)
     dseg = folder / f'{label}_acq-sag_desc-lesions_dseg.nii.gz'
     nib.Nifti1Image(labels.astype(np.int16), t2_affine).to_filename(dseg)
-    rows = [m.to_row() for m in lesion_table(labels, t2_affine)]
+    rows = [m.to_row() for m in lesion_table(labels, t2_affine, field_of_view=t2 > 0)]
     table = write_tsv(folder / f'{label}_acq-sag_desc-lesions_dseg.tsv', rows, list(COLUMNS))
     centerlines = {}
     for slot in frame.slots:

@@ -91,6 +91,21 @@ def test_zero_lesions(synthetic_unit, tmp_path: Path):
     assert re.search(r'<td>lesions found</td><td class="num">0</td>', text)
 
 
+def test_lesions_near_an_end_of_the_field_of_view_are_named(synthetic_unit, tmp_path: Path):
+    unit = synthetic_unit()
+    lines = unit.lesion_table.read_text().splitlines()
+    column = lines[0].split('\t').index('distance_to_view_end_mm')
+    for number, distance in ((1, '12.0'), (2, '7.5')):
+        cells = lines[number].split('\t')
+        cells[column] = distance
+        lines[number] = '\t'.join(cells)
+    unit.lesion_table.write_text('\n'.join(lines) + '\n')
+    text = write_subject_report(tmp_path / 'out', '01', [unit]).read_text()
+    assert 'Lesion 2 lies within 8 mm of an end of the field of view' in text
+    assert 'Lesion 1 lies' not in text
+    assert 'Lesions 1, 2 lie' not in text
+
+
 def test_missing_optional_inputs(synthetic_unit, tmp_path: Path):
     unit = synthetic_unit(session=None)
     bare = replace(unit, centerlines={}, cordframe=None, frame_probability=None, dseg=None,
