@@ -351,9 +351,7 @@ def _geometry(ijk: NDArray[np.float64], vox2world: NDArray[np.float64]) -> dict[
     linear = vox2world[:3, :3]
     centres_mm = ijk @ linear.T + vox2world[:3, 3]
     voxel_volume = abs(float(np.linalg.det(linear)))
-    half_height = 0.5 * float(np.abs(linear[2]).sum())
-    z_min = float(centres_mm[:, 2].min()) - half_height
-    z_max = float(centres_mm[:, 2].max()) + half_height
+    z_min, z_max = _z_extent(centres_mm[:, 2], vox2world)
 
     # Axial slabs: thickness = z step of the voxel axis most parallel to world z.
     axis_norms = np.linalg.norm(linear, axis=0)
@@ -388,25 +386,23 @@ def _geometry(ijk: NDArray[np.float64], vox2world: NDArray[np.float64]) -> dict[
     }
 
 
+def _z_extent(
+    z_centres_mm: NDArray[np.float64], vox2world: NDArray[np.float64]
+) -> tuple[float, float]:
+    """Lowest and highest world z reached by voxels with these centres (-/+ half a voxel's
+    world-z extent)."""
+    half_height = 0.5 * float(np.abs(vox2world[2, :3]).sum())
+    return float(z_centres_mm.min()) - half_height, float(z_centres_mm.max()) + half_height
+
+
 def _z_range(
     voxels: NDArray[np.bool_], vox2world: NDArray[np.float64]
 ) -> tuple[float, float] | None:
-    """Lowest and highest world z reached by ``voxels`` (centres -/+ half a voxel's z extent);
-    None when there are none."""
+    """:func:`_z_extent` of the ``True`` voxels of a grid; None when there are none."""
     if not voxels.any():
         return None
-    row = vox2world[2]
-    z = (
-        sum(
-            row[axis]
-            * np.arange(n, dtype=float).reshape([-1 if a == axis else 1 for a in range(3)])
-            for axis, n in enumerate(voxels.shape)
-        )
-        + row[3]
-    )
-    z = np.broadcast_to(z, voxels.shape)[voxels]
-    half_height = 0.5 * float(np.abs(row[:3]).sum())
-    return float(z.min()) - half_height, float(z.max()) + half_height
+    ijk = np.asarray(np.nonzero(voxels), dtype=float)
+    return _z_extent(vox2world[2, :3] @ ijk + vox2world[2, 3], vox2world)
 
 
 def _distance_along_cord(centerline: NDArray[np.float64], z_mm: float, index: int) -> float:

@@ -29,11 +29,11 @@ from bids_app.vertebrae import read_discs
 
 logger = logging.getLogger(__name__)
 
-#: Exceptions that cost one figure, not the report.
 #: On lesion-free real scans held out from training every false lesion of the shipped model lay
 #: within this distance of an end of the field of view (docs/status.md), true ones less often.
 VIEW_END_CAUTION_MM = 8.0
 
+#: Exceptions that cost one figure, not the report.
 FIGURE_ERRORS = (SclesionError, OSError, ValueError, KeyError, IndexError)
 
 
